@@ -1,0 +1,36 @@
+# Two commands matter: `make run` and `make test`. Both install what they need first.
+PYTHON ?= python3
+BOOT := .bootstrap/bin
+UV := $(BOOT)/uv
+VENV := .venv/bin
+UV_VERSION := 0.13.9
+
+.PHONY: install run demo test test-fast asyncapi bench clean
+
+install: .venv/.installed
+
+$(UV):
+	$(PYTHON) -m venv .bootstrap
+	$(BOOT)/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: $(UV) pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --all-packages --frozen --python $(PYTHON)
+	touch $@
+
+run: install
+	$(VENV)/python deploy/embedded/stack.py run
+
+demo: install
+	$(VENV)/python deploy/embedded/stack.py demo
+
+test: install
+	$(VENV)/python -m pytest
+
+test-fast: install
+	$(VENV)/python -m pytest -m "not e2e"
+
+asyncapi: install
+	$(VENV)/python -m kinerja_shared.catalog docs/asyncapi.yaml
+
+clean:
+	rm -rf .venv .bootstrap data .run

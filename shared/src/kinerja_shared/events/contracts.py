@@ -1,0 +1,208 @@
+"""The event contracts, version 1. Each class is one (type, version) on the wire.
+
+Changing a contract incompatibly means a new class with ``version = 2`` beside the old one;
+tests/contract checks that committed docs/asyncapi.yaml matches what is registered here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from kinerja_shared.events.envelope import EventContract, register
+
+Rating = Literal["DI_ATAS", "SESUAI", "DI_BAWAH"]
+Predikat = Literal["SANGAT_BAIK", "BAIK", "BUTUH_PERBAIKAN", "KURANG", "SANGAT_KURANG"]
+
+
+class PersonRef(EventContract):
+    """A person as other contexts need to know them (a snapshot, not a live reference)."""
+
+    nip: str
+    name: str
+    role: Literal["guru", "kepala_sekolah", "pengawas"]
+    jabatan: str = ""
+    jenjang: str = Field("", description="Ahli Pertama / Ahli Muda / Ahli Madya / Ahli Utama")
+    golongan: str = ""
+    asn_status: Literal["PNS", "PPPK", "NON_ASN"] = "PNS"
+    assessor_nip: str | None = None
+
+
+class SchoolRef(EventContract):
+    npsn: str
+    name: str
+    region: str
+
+
+# ---------------------------------------------------------------- planning
+
+
+@register
+class RosterImported(EventContract):
+    """A school's roster as imported: its people and who assesses whom."""
+
+    context = "planning"
+    aggregate = "roster"
+    event = "imported"
+
+    import_id: str
+    school: SchoolRef
+    people: list[PersonRef]
+
+
+@register
+class PeriodOpened(EventContract):
+    context = "planning"
+    aggregate = "period"
+    event = "opened"
+
+    period_id: str
+    policy: str
+    year: int
+    semester: int | None
+    name: str
+    starts_on: date
+    ends_on: date
+    month_start: int
+    month_end: int
+
+
+@register
+class PlanSubmitted(EventContract):
+    context = "planning"
+    aggregate = "plan"
+    event = "submitted"
+
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    assessor_nip: str
+    indicators: list[str]
+    revision: int
+    submitted_at: datetime
+
+
+@register
+class PlanApproved(EventContract):
+    """The plan is "disepakati": this is the SKP that flows to e-Kinerja."""
+
+    context = "planning"
+    aggregate = "plan"
+    event = "approved"
+
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    assessor_nip: str
+    indicators: list[str]
+    revision: int
+    approved_by: str
+    approved_at: datetime
+
+
+@register
+class PlanReturned(EventContract):
+    """The plan is "dikembalikan" for revision, with the assessor's reason."""
+
+    context = "planning"
+    aggregate = "plan"
+    event = "returned"
+
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    revision: int
+    reason: str
+    returned_by: str
+    returned_at: datetime
+
+
+# ---------------------------------------------------------------- evidence
+
+
+@register
+class EvidenceUploaded(EventContract):
+    context = "evidence"
+    aggregate = "evidence"
+    event = "uploaded"
+
+    evidence_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    sha256: str
+    size_bytes: int
+    content_type: str
+    file_name: str
+    uploaded_at: datetime
+
+
+# ---------------------------------------------------------------- assessment
+
+
+@register
+class AssessmentFinalized(EventContract):
+    """A final result: everything e-Kinerja needs, as a snapshot at finalisation."""
+
+    context = "assessment"
+    aggregate = "assessment"
+    event = "finalized"
+
+    assessment_id: str
+    assessment_version: int
+    plan_id: str
+    period_id: str
+    year: int
+    month_start: int
+    month_end: int
+    school_npsn: str
+    teacher: PersonRef
+    assessor: PersonRef
+    assessor_unit: str
+    rating_hasil_kerja: Rating
+    rating_perilaku_kerja: Rating
+    predikat: Predikat
+    predikat_code: int
+    finalized_at: datetime
+
+
+# ---------------------------------------------------------------- ekinerja-sync
+
+
+@register
+class EkinerjaSyncSucceeded(EventContract):
+    context = "ekinerja"
+    aggregate = "sync"
+    event = "succeeded"
+
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    ekinerja_record_id: str
+    synced_at: datetime
+
+
+@register
+class EkinerjaSyncFailed(EventContract):
+    context = "ekinerja"
+    aggregate = "sync"
+    event = "failed"
+
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    status: Literal["retrying", "parked"]
+    http_status: int | None
+    message: str
+    responsible_actor: Literal["guru", "operator_sekolah", "operator_dinas", "bkd", "bkn", "sistem"]
+    failed_at: datetime

@@ -1,0 +1,163 @@
+"""Transactional outbox and its relay.
+
+A use case writes its state change and its outgoing events in one database transaction
+(:class:`kinerja_shared.uow.UnitOfWork` does it). The relay publishes pending rows to
+JetStream with ``Nats-Msg-Id`` = event id, so a row published twice (relay died between
+publish and marking it sent) is dropped by the server's de-duplication window, then marks the
+row sent. Order is kept per relay: rows go out in the order they were written.
+
+With several replicas on PostgreSQL the relay locks its batch with ``FOR UPDATE SKIP LOCKED``
+so two relays never publish the same rows at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from nats.js import JetStreamContext
+from sqlalchemy import func
+from sqlmodel import Field, SQLModel, select
+
+from kinerja_shared.correlation import NATS_HEADER
+from kinerja_shared.db import SessionFactory
+from kinerja_shared.events.envelope import Envelope
+from kinerja_shared.logging import get_logger
+from kinerja_shared.messaging.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+
+log = get_logger(__name__)
+
+EVENT_TYPE_HEADER = "Kinerja-Event-Type"
+EVENT_VERSION_HEADER = "Kinerja-Event-Version"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    event_type: str = Field(max_length=128)
+    subject: str = Field(max_length=255)
+    data: str
+    correlation_id: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    sent_at: datetime | None = Field(default=None, index=True)
+    stream_seq: int | None = None
+    publish_attempts: int = 0
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> OutboxMessage:
+        return cls(
+            event_id=envelope.event_id,
+            event_type=envelope.type,
+            subject=envelope.subject(),
+            data=envelope.model_dump_json(),
+            correlation_id=envelope.correlation_id,
+        )
+
+    def headers(self) -> dict[str, str]:
+        envelope = json.loads(self.data)
+        return {
+            "Nats-Msg-Id": self.event_id,
+            EVENT_TYPE_HEADER: self.event_type,
+            EVENT_VERSION_HEADER: str(envelope["version"]),
+            NATS_HEADER: self.correlation_id,
+        }
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        jetstream: Callable[[], JetStreamContext],
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._session_factory = session_factory
+        self._jetstream = jetstream
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def notify(self) -> None:
+        """Called after a commit that wrote outbox rows: publish now rather than at next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self._poll_interval_s
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self._poll_interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS or the database away: keep the rows, try later
+                log.warning("outbox.publish_failed", error=str(exc))
+                published = 0
+                backoff = min(backoff * 2, 10.0)
+            if published < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; return how many went out."""
+        js = self._jetstream()
+        async with self._session_factory() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxMessage.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            published = 0
+            try:
+                for row in rows:
+                    row.publish_attempts += 1
+                    ack = await js.publish(
+                        row.subject, row.data.encode(), headers=row.headers(), timeout=5
+                    )
+                    row.sent_at = datetime.now(timezone.utc)
+                    row.stream_seq = ack.seq
+                    session.add(row)
+                    published += 1
+                    EVENTS_PUBLISHED.labels(row.event_type).inc()
+            finally:
+                # Keep what did go out even when a later publish failed.
+                await session.commit()
+            if rows:
+                log.debug("outbox.published", count=published)
+        return published
+
+    async def pending_count(self) -> int:
+        async with self._session_factory() as session:
+            count = (
+                await session.exec(
+                    select(func.count()).select_from(OutboxMessage).where(
+                        OutboxMessage.sent_at.is_(None)  # type: ignore[union-attr]
+                    )
+                )
+            ).one()
+        OUTBOX_PENDING.set(count)
+        return count

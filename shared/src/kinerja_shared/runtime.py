@@ -1,0 +1,156 @@
+"""The part of every composition root that is the same: database, broker, streams,
+consumers, outbox relay, background tasks and the HTTP app around them.
+
+A service's ``bootstrap.py`` builds a :class:`ServiceRuntime`, adds its consumers and routes,
+and hands the app to uvicorn. Start-up order matters: connect to NATS, declare streams and
+durable consumers (idempotent), then start the subscribers (they only bind), then the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.nats import NatsBroker
+from sqlalchemy.schema import Table
+
+from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
+from kinerja_shared.events.envelope import EventContract
+from kinerja_shared.http import install_conventions
+from kinerja_shared.logging import configure_logging, get_logger
+from kinerja_shared.messaging.consumer import EventConsumer, Handler
+from kinerja_shared.messaging.inbox import InboxMessage
+from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay
+from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
+from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.uow import UnitOfWorkFactory
+
+log = get_logger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+async def _log_disconnect() -> None:
+    log.warning("nats.disconnected")
+
+
+async def _log_reconnect() -> None:
+    log.info("nats.reconnected")
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, tables: Sequence[Table]) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.session_factory = make_session_factory(self.engine)
+        # Reconnect forever: nats-py gives up after 60 attempts by default.
+        self.broker = NatsBroker(
+            settings.nats_url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            disconnected_cb=_log_disconnect,
+            reconnected_cb=_log_reconnect,
+        )
+        self.relay = OutboxRelay(
+            self.session_factory,
+            lambda: self.broker.connection.jetstream(),
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify)
+        self.tables = [OutboxMessage.__table__, InboxMessage.__table__, *tables]
+        self.consumers: list[EventConsumer] = []
+        self.background: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task] = []
+
+    def add_consumer(
+        self, spec: ConsumerSpec, handlers: dict[type[EventContract], Handler]
+    ) -> EventConsumer:
+        consumer = EventConsumer(spec, handlers, self.uow, self.settings)
+        consumer.attach(self.broker)
+        self.consumers.append(consumer)
+        return consumer
+
+    def add_background(self, task: BackgroundTask) -> None:
+        self.background.append(task)
+
+    async def start(self) -> None:
+        await create_tables(self.engine, self.tables)
+        await self._connect_until_up()
+        js = self.broker.connection.jetstream()
+        await ensure_streams(js, self.settings)
+        for consumer in self.consumers:
+            await ensure_consumer(js, consumer.spec, self.settings)
+        await self.broker.start()
+        self.relay.start()
+        self._tasks = [asyncio.create_task(task()) for task in self.background]
+        log.info("service.started")
+
+    async def _connect_until_up(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.broker.connect()
+                return
+            except Exception as exc:  # NATS not up yet: wait, do not crash-loop
+                log.warning("nats.connect_failed", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.engine.dispose()
+        log.info("service.stopped")
+
+    async def check_database(self) -> None:
+        await ping(self.engine)
+
+    async def check_nats(self) -> None:
+        connection = self.broker._connection  # None before start
+        if connection is None or not connection.is_connected:
+            raise ConnectionError("NATS tidak terhubung")
+
+    def http_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Sequence[APIRouter],
+        version: str = "0.1.0",
+    ) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI):
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        app.state.settings = self.settings
+        app.state.runtime = self
+        install_conventions(
+            app, readiness={"database": self.check_database, "nats": self.check_nats}
+        )
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    configure_logging(settings.service_name, json=settings.log_json, level=settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )

