@@ -1,0 +1,1 @@
+"""A SIMULATOR of BKN e-Kinerja / SIASN for development and tests. Not the real service."""

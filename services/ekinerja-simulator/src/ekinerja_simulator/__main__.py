@@ -1,0 +1,3 @@
+from ekinerja_simulator.app import main
+
+main()

@@ -1,0 +1,317 @@
+"""The e-Kinerja SIMULATOR: a stand-in for BKN's SIASN web service, for development and tests.
+
+It speaks the SIASN-like shape described in the project's domain notes:
+
+- ``POST /oauth2/token`` (client credentials) gives the API-manager token, ``POST /sso/token``
+  (password grant) the SSO token; every data call needs both, as ``Authorization: Bearer <api>``
+  and ``Auth: bearer <sso>``;
+- ``POST /kinerjaperiodik/save`` stores a periodic result (or updates one when ``id`` is given);
+- ``GET /pns/rw-kinerjaperiodik/{nip}`` lists a civil servant's periodic results.
+
+Faults are injectable (settings ``KINERJA_SIM_*`` or ``PUT /simulator/faults`` at runtime): 5xx,
+429 with Retry-After, slow answers, 5xx *after* the record was stored (the ambiguous failure a
+client must not turn into a duplicate), and NIPs SIASN does not know. Records and tokens live IN
+MEMORY: a restart forgets them. The ``/simulator/*`` endpoints are the simulator's own admin API,
+not part of the SIASN shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ekinerja_simulator.settings import SimulatorSettings
+
+log = logging.getLogger("ekinerja_simulator")
+
+TITLE = "e-Kinerja SIMULATOR (bukan layanan BKN yang asli / not the real BKN service)"
+UNKNOWN_NIP_MESSAGE = "NIP tidak ditemukan di SIASN"
+# This project's reference ids for the annual angka-kredit coefficient of each jenjang
+# (Ahli Pertama 12.5, Ahli Muda 25, Ahli Madya 37.5, Ahli Utama 50).
+KOEFISIEN_IDS = {"1", "2", "3", "4"}
+# 1 bulanan, 2 triwulanan (SIASN); 3 semesteran, 4 tahunan (this project's assumption).
+PERIODIK_IDS = {1, 2, 3, 4}
+
+
+class Faults(BaseModel):
+    """What the simulator does wrong on purpose. Rates are probabilities per save call; the
+    ``next_*`` counters fail exactly that many coming save calls (deterministic tests)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_5xx: float = Field(0.0, ge=0, le=1)
+    rate_429: float = Field(0.0, ge=0, le=1)
+    rate_5xx_after_save: float = Field(0.0, ge=0, le=1)
+    retry_after_s: int = Field(1, ge=0)
+    slow_ms: int = Field(0, ge=0)
+    unknown_nips: list[str] = Field(default_factory=list)
+    next_5xx: int = Field(0, ge=0)
+    next_429: int = Field(0, ge=0)
+    next_5xx_after_save: int = Field(0, ge=0)
+
+
+class FaultsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_5xx: float | None = Field(None, ge=0, le=1)
+    rate_429: float | None = Field(None, ge=0, le=1)
+    rate_5xx_after_save: float | None = Field(None, ge=0, le=1)
+    retry_after_s: int | None = Field(None, ge=0)
+    slow_ms: int | None = Field(None, ge=0)
+    unknown_nips: list[str] | None = None
+    next_5xx: int | None = Field(None, ge=0)
+    next_429: int | None = Field(None, ge=0)
+    next_5xx_after_save: int | None = Field(None, ge=0)
+
+
+class KinerjaPeriodik(BaseModel):
+    """The body of ``POST /kinerjaperiodik/save``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    bulanMulaiPenilaian: int = Field(ge=1, le=12)
+    bulanSelesaiPenilaian: int = Field(ge=1, le=12)
+    tahunMulaiPenilaian: int = Field(ge=2000, le=2100)
+    tahunSelesaiPenilaian: int = Field(ge=2000, le=2100)
+    tahun: int = Field(ge=2000, le=2100)
+    hasilKinerjaNilai: int = Field(ge=1, le=3)
+    perilakuKerjaNilai: int = Field(ge=1, le=3)
+    kuadranKinerjaNilai: int = Field(ge=1, le=5)
+    koefisienId: str
+    periodikId: int
+    pnsDinilaiId: str = Field(min_length=18, max_length=18, pattern=r"^\d{18}$")
+    penilaiNama: str = Field(min_length=1)
+    penilaiNipNrp: str = Field(min_length=1)
+    penilaiGolongan: str = ""
+    penilaiJabatanNama: str = ""
+    penilaiUnorNama: str = ""
+    statusPenilai: Literal["ASN", "NON ASN"]
+
+
+@dataclass
+class SimulatorState:
+    settings: SimulatorSettings
+    faults: Faults = field(default_factory=Faults)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # insertion-ordered
+    api_tokens: dict[str, float] = field(default_factory=dict)
+    sso_tokens: dict[str, float] = field(default_factory=dict)
+    calls: Counter = field(default_factory=Counter)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        s = self.settings
+        self.faults = Faults(
+            rate_5xx=s.rate_5xx, rate_429=s.rate_429, retry_after_s=s.retry_after_s,
+            slow_ms=s.slow_ms, unknown_nips=sorted(s.unknown_nip_set()),
+        )
+        self.records.clear()
+        self.api_tokens.clear()
+        self.sso_tokens.clear()
+        self.calls.clear()
+        self.rng = random.Random(s.seed)
+
+    def issue(self, store: dict[str, float]) -> str:
+        now = time.monotonic()
+        for stale in [t for t, expiry in store.items() if expiry <= now]:  # forget expired ones
+            del store[stale]
+        token = secrets.token_urlsafe(24)
+        store[token] = now + self.settings.token_ttl_s
+        return token
+
+    @staticmethod
+    def valid(store: dict[str, float], token: str | None) -> bool:
+        expiry = store.get(token or "")
+        return expiry is not None and expiry > time.monotonic()
+
+    def roll(self, counter: str, rate: float) -> bool:
+        """Whether this call gets the fault: a pending ``next_*`` count, else the dice."""
+        pending = getattr(self.faults, counter)
+        if pending > 0:
+            setattr(self.faults, counter, pending - 1)
+            return True
+        return rate > 0 and self.rng.random() < rate
+
+
+def fail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"success": False, "message": message}, status_code=status, headers=headers)
+
+
+def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
+    settings = settings or SimulatorSettings()
+    state = SimulatorState(settings)
+    app = FastAPI(
+        title=TITLE,
+        description=__doc__,
+        version="0.1.0",
+    )
+    app.state.sim = state
+
+    def check_tokens(request: Request) -> JSONResponse | None:
+        scheme, _, api_token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not state.valid(state.api_tokens, api_token):
+            return fail(401, "Token API Manager tidak ada, tidak valid atau kedaluwarsa")
+        scheme, _, sso_token = request.headers.get("Auth", "").partition(" ")
+        if scheme.lower() != "bearer" or not state.valid(state.sso_tokens, sso_token):
+            return fail(401, "Token SSO tidak ada, tidak valid atau kedaluwarsa")
+        return None
+
+    async def slow() -> None:
+        if state.faults.slow_ms:
+            await asyncio.sleep(state.faults.slow_ms / 1000)
+
+    # ------------------------------------------------------------ the SIASN-like shape
+
+    @app.post("/oauth2/token", tags=["SIASN-like"], summary="API-manager token (client credentials)")
+    async def api_manager_token(
+        grant_type: str = Form(""), client_id: str = Form(""), client_secret: str = Form("")
+    ):
+        state.calls["oauth2_token"] += 1
+        if grant_type != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if client_id != settings.client_id or client_secret != settings.client_secret:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        return {
+            "access_token": state.issue(state.api_tokens),
+            "token_type": "Bearer",
+            "expires_in": settings.token_ttl_s,
+        }
+
+    @app.post("/sso/token", tags=["SIASN-like"], summary="SSO token (password grant)")
+    async def sso_token(
+        grant_type: str = Form(""), username: str = Form(""), password: str = Form("")
+    ):
+        state.calls["sso_token"] += 1
+        if grant_type != "password":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if username != settings.username or password != settings.password:
+            return JSONResponse({"error": "invalid_grant"}, status_code=401)
+        return {"access_token": state.issue(state.sso_tokens), "expires_in": settings.token_ttl_s}
+
+    @app.post("/kinerjaperiodik/save", tags=["SIASN-like"], summary="Save a periodic result")
+    async def save(request: Request):
+        state.calls["save"] += 1
+        if (denied := check_tokens(request)) is not None:
+            return denied
+        await slow()
+        if state.roll("next_429", state.faults.rate_429):
+            return fail(
+                429, "Terlalu banyak permintaan, coba lagi nanti",
+                headers={"Retry-After": str(state.faults.retry_after_s)},
+            )
+        if state.roll("next_5xx", state.faults.rate_5xx):
+            return fail(503, "Layanan sedang tidak tersedia")
+        try:
+            body = KinerjaPeriodik.model_validate(await request.json())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            return fail(400, f"Data tidak valid: {where}: {first['msg']}")
+        except ValueError:
+            return fail(400, "Data tidak valid: body harus JSON")
+        if body.pnsDinilaiId in state.faults.unknown_nips:
+            return fail(400, UNKNOWN_NIP_MESSAGE)
+        if body.koefisienId not in KOEFISIEN_IDS:
+            return fail(400, f"koefisienId {body.koefisienId!r} tidak ada di referensi koefisien")
+        if body.periodikId not in PERIODIK_IDS:
+            return fail(400, f"periodikId {body.periodikId} tidak dikenal")
+        if (body.tahunMulaiPenilaian, body.bulanMulaiPenilaian) > (
+            body.tahunSelesaiPenilaian, body.bulanSelesaiPenilaian
+        ):
+            return fail(400, "Bulan mulai penilaian setelah bulan selesai penilaian")
+        record = body.model_dump()
+        if body.id is not None:
+            existing = state.records.get(body.id)
+            if existing is None or existing["pnsDinilaiId"] != body.pnsDinilaiId:
+                return fail(400, f"Data kinerja periodik dengan id {body.id} tidak ditemukan")
+            record["createdAt"] = existing["createdAt"]
+        else:
+            record["id"] = str(uuid.uuid4())
+            record["createdAt"] = time.time()
+        record["updatedAt"] = time.time()
+        state.records[record["id"]] = record
+        log.info("SIMULATOR kinerjaperiodik saved id=%s nip=%s", record["id"], body.pnsDinilaiId)
+        # The ambiguous failure: stored, but the client hears an error.
+        if state.roll("next_5xx_after_save", state.faults.rate_5xx_after_save):
+            return fail(502, "Bad Gateway")
+        return {"success": True, "message": "Data berhasil disimpan", "mapData": {"id": record["id"]}}
+
+    @app.get("/pns/rw-kinerjaperiodik/{nip}", tags=["SIASN-like"], summary="Periodic results of one NIP")
+    async def read(nip: str, request: Request):
+        state.calls["read"] += 1
+        if (denied := check_tokens(request)) is not None:
+            return denied
+        await slow()
+        if nip in state.faults.unknown_nips:
+            return fail(400, UNKNOWN_NIP_MESSAGE)
+        return {"success": True, "data": [r for r in state.records.values() if r["pnsDinilaiId"] == nip]}
+
+    # ------------------------------------------------------------ the simulator's own admin API
+
+    @app.get("/simulator/records", tags=["simulator admin"])
+    async def records():
+        rows = list(state.records.values())
+        by_period = Counter(
+            f"{r['pnsDinilaiId']}/{r['tahun']}/{r['bulanMulaiPenilaian']}-{r['bulanSelesaiPenilaian']}"
+            for r in rows
+        )
+        return {
+            "records": rows,
+            "count": len(rows),
+            "count_by_nip_period": dict(by_period),
+            "calls": dict(state.calls),
+        }
+
+    @app.get("/simulator/faults", tags=["simulator admin"])
+    async def get_faults():
+        return state.faults.model_dump()
+
+    @app.put("/simulator/faults", tags=["simulator admin"], summary="Change some faults (partial)")
+    async def put_faults(update: FaultsUpdate):
+        changes = update.model_dump(exclude_none=True)
+        state.faults = state.faults.model_copy(update=changes)
+        log.info("SIMULATOR faults changed: %s", changes)
+        return state.faults.model_dump()
+
+    @app.post("/simulator/reset", tags=["simulator admin"], summary="Forget records, tokens, faults")
+    async def reset():
+        state.reset()
+        return {"reset": True}
+
+    @app.post("/simulator/tokens/revoke", tags=["simulator admin"], summary="Expire every token now")
+    async def revoke_tokens():
+        n = len(state.api_tokens) + len(state.sso_tokens)
+        state.api_tokens.clear()
+        state.sso_tokens.clear()
+        return {"revoked": n}
+
+    return app
+
+
+def main() -> None:
+    settings = SimulatorSettings()
+    logging.basicConfig(level="INFO", format="%(asctime)s [%(levelname)s] e-Kinerja SIMULATOR: %(message)s")
+    log.warning(
+        "this is the e-Kinerja SIMULATOR, not BKN: records are kept in memory only (http://%s:%s)",
+        settings.http_host, settings.http_port,
+    )
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

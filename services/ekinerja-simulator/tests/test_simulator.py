@@ -1,0 +1,195 @@
+"""The e-Kinerja SIMULATOR: both tokens required, save and read, validation, faults."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from ekinerja_simulator.app import create_app
+from ekinerja_simulator.settings import SimulatorSettings
+
+NIP = "198503122010012001"
+UNKNOWN = "199001012015031001"
+
+
+def payload(**changes) -> dict:
+    body = {
+        "bulanMulaiPenilaian": 1, "bulanSelesaiPenilaian": 6,
+        "tahunMulaiPenilaian": 2026, "tahunSelesaiPenilaian": 2026, "tahun": 2026,
+        "hasilKinerjaNilai": 1, "perilakuKerjaNilai": 2, "kuadranKinerjaNilai": 2,
+        "koefisienId": "1", "periodikId": 3, "pnsDinilaiId": NIP,
+        "penilaiNama": "Dra. Sri Wahyuni", "penilaiNipNrp": "197204151998022001",
+        "penilaiGolongan": "IV/a", "penilaiJabatanNama": "Kepala Sekolah",
+        "penilaiUnorNama": "SD Negeri 1 Cibinong", "statusPenilai": "ASN",
+    }
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+async def sim():
+    app = create_app(SimulatorSettings(unknown_nips=UNKNOWN, token_ttl_s=3600, seed=7))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        client.app = app
+        yield client
+
+
+async def tokens(client) -> dict[str, str]:
+    api = await client.post("/oauth2/token", data={
+        "grant_type": "client_credentials", "client_id": "kinerja", "client_secret": "kinerja-sim-secret"})
+    sso = await client.post("/sso/token", data={
+        "grant_type": "password", "username": "kinerja", "password": "kinerja-sim-password"})
+    assert api.status_code == 200 and sso.status_code == 200
+    assert api.json()["token_type"] == "Bearer" and api.json()["expires_in"] == 3600
+    return {"Authorization": f"Bearer {api.json()['access_token']}", "Auth": f"bearer {sso.json()['access_token']}"}
+
+
+async def test_wrong_credentials_are_401(sim):
+    r = await sim.post("/oauth2/token", data={"grant_type": "client_credentials", "client_id": "kinerja", "client_secret": "x"})
+    assert r.status_code == 401
+    r = await sim.post("/sso/token", data={"grant_type": "password", "username": "kinerja", "password": "x"})
+    assert r.status_code == 401
+    r = await sim.post("/sso/token", data={"grant_type": "client_credentials", "username": "kinerja", "password": "kinerja-sim-password"})
+    assert r.status_code == 400
+
+
+async def test_both_tokens_are_required(sim):
+    headers = await tokens(sim)
+    for partial in ({"Authorization": headers["Authorization"]}, {"Auth": headers["Auth"]}, {}):
+        r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=partial)
+        assert r.status_code == 401 and r.json()["success"] is False
+        r = await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=partial)
+        assert r.status_code == 401
+    # The SSO token in the API-manager slot does not count.
+    swapped = {"Authorization": "Bearer " + headers["Auth"].split()[1], "Auth": headers["Auth"]}
+    assert (await sim.post("/kinerjaperiodik/save", json=payload(), headers=swapped)).status_code == 401
+    assert (await sim.get("/simulator/records")).json()["count"] == 0
+
+
+async def test_expired_and_revoked_tokens_are_401(sim):
+    headers = await tokens(sim)
+    state = sim.app.state.sim
+    for store in (state.api_tokens, state.sso_tokens):
+        for token in store:
+            store[token] = time.monotonic() - 1
+    assert (await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).status_code == 401
+    headers = await tokens(sim)
+    assert (await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).status_code == 200
+    assert (await sim.post("/simulator/tokens/revoke")).json()["revoked"] == 2
+    assert (await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).status_code == 401
+
+
+async def test_save_read_and_update(sim):
+    headers = await tokens(sim)
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert r.status_code == 200
+    assert r.json()["success"] is True and r.json()["message"] == "Data berhasil disimpan"
+    record_id = r.json()["mapData"]["id"]
+    r = await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)
+    [stored] = r.json()["data"]
+    assert stored["id"] == record_id and stored["kuadranKinerjaNilai"] == 2
+    assert stored["penilaiNipNrp"] == "197204151998022001"
+    # An update with the id changes the record in place.
+    r = await sim.post("/kinerjaperiodik/save", json=payload(id=record_id, kuadranKinerjaNilai=1), headers=headers)
+    assert r.json()["mapData"]["id"] == record_id
+    records = (await sim.get("/simulator/records")).json()
+    assert records["count"] == 1 and records["records"][0]["kuadranKinerjaNilai"] == 1
+    assert records["count_by_nip_period"] == {f"{NIP}/2026/1-6": 1}
+    # A second save without id is a second record: the simulator does not de-duplicate, it shows.
+    await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert (await sim.get("/simulator/records")).json()["count_by_nip_period"] == {f"{NIP}/2026/1-6": 2}
+    # Another NIP is not in this one's history.
+    r = await sim.get("/pns/rw-kinerjaperiodik/197204151998022001", headers=headers)
+    assert r.json() == {"success": True, "data": []}
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"pnsDinilaiId": UNKNOWN}, "NIP tidak ditemukan di SIASN"),
+        ({"hasilKinerjaNilai": 4}, "hasilKinerjaNilai"),
+        ({"perilakuKerjaNilai": 0}, "perilakuKerjaNilai"),
+        ({"kuadranKinerjaNilai": 6}, "kuadranKinerjaNilai"),
+        ({"bulanMulaiPenilaian": 13}, "bulanMulaiPenilaian"),
+        ({"statusPenilai": "PNS"}, "statusPenilai"),
+        ({"koefisienId": "9"}, "koefisienId"),
+        ({"periodikId": 7}, "periodikId"),
+        ({"bulanMulaiPenilaian": 7, "bulanSelesaiPenilaian": 6}, "Bulan mulai"),
+        ({"id": "no-such-id"}, "tidak ditemukan"),
+    ],
+)
+async def test_validation_is_400_with_a_message_and_stores_nothing(sim, changes, fragment):
+    headers = await tokens(sim)
+    r = await sim.post("/kinerjaperiodik/save", json=payload(**changes), headers=headers)
+    assert r.status_code == 400
+    assert r.json()["success"] is False and fragment in r.json()["message"]
+    assert (await sim.get("/simulator/records")).json()["count"] == 0
+
+
+async def test_unknown_nip_from_settings_and_at_runtime(sim):
+    headers = await tokens(sim)
+    r = await sim.post("/kinerjaperiodik/save", json=payload(pnsDinilaiId=UNKNOWN), headers=headers)
+    assert r.json()["message"] == "NIP tidak ditemukan di SIASN"
+    await sim.put("/simulator/faults", json={"unknown_nips": [NIP]})
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert r.status_code == 400 and r.json()["message"] == "NIP tidak ditemukan di SIASN"
+
+
+async def test_counted_faults_429_5xx_and_after_save(sim):
+    headers = await tokens(sim)
+    faults = (await sim.put("/simulator/faults", json={"next_429": 1, "next_5xx": 1, "next_5xx_after_save": 1, "retry_after_s": 3})).json()
+    assert faults["next_429"] == 1 and faults["retry_after_s"] == 3
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "3"
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert r.status_code == 503 and r.json()["success"] is False
+    assert (await sim.get("/simulator/records")).json()["count"] == 0
+    # Stored, but the client hears 502.
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    assert r.status_code == 502
+    assert (await sim.get("/simulator/records")).json()["count"] == 1
+    r = await sim.post("/kinerjaperiodik/save", json=payload(pnsDinilaiId="197204151998022001"), headers=headers)
+    assert r.status_code == 200
+
+
+async def test_rates_and_slow_answers(sim):
+    headers = await tokens(sim)
+    await sim.put("/simulator/faults", json={"rate_5xx": 1.0})
+    statuses = [(await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)).status_code for _ in range(5)]
+    assert statuses == [503] * 5
+    await sim.put("/simulator/faults", json={"rate_5xx": 0.0, "rate_429": 0.5})
+    statuses = {(await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)).status_code for _ in range(40)}
+    assert statuses == {200, 429}
+    await sim.put("/simulator/faults", json={"rate_429": 0.0, "slow_ms": 300})
+    started = time.monotonic()
+    r = await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)
+    assert r.status_code == 200 and time.monotonic() - started >= 0.3
+    # Bad fault values are refused and change nothing.
+    r = await sim.put("/simulator/faults", json={"rate_5xx": 2})
+    assert r.status_code == 422
+    assert (await sim.get("/simulator/faults")).json()["rate_5xx"] == 0.0
+
+
+async def test_reset_forgets_records_tokens_and_faults(sim):
+    headers = await tokens(sim)
+    await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+    await sim.put("/simulator/faults", json={"rate_5xx": 1.0})
+    await sim.post("/simulator/reset")
+    assert (await sim.get("/simulator/records")).json()["count"] == 0
+    assert (await sim.get("/simulator/faults")).json()["rate_5xx"] == 0.0
+    assert (await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).status_code == 401
+
+
+def test_settings_from_environment(monkeypatch):
+    monkeypatch.setenv("KINERJA_SIM_HTTP_PORT", "8299")
+    monkeypatch.setenv("KINERJA_SIM_UNKNOWN_NIPS", f"{UNKNOWN}, {NIP}")
+    monkeypatch.setenv("KINERJA_SIM_RATE_429", "0.25")
+    s = SimulatorSettings()
+    assert s.http_port == 8299 and s.rate_429 == 0.25 and s.client_id == "kinerja"
+    assert s.unknown_nip_set() == {UNKNOWN, NIP}
+    monkeypatch.setenv("KINERJA_SIM_RATE_5XX", "1.5")
+    with pytest.raises(ValueError):
+        SimulatorSettings()
