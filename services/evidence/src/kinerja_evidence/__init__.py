@@ -1,0 +1,1 @@
+"""Kinerja evidence service: bukti dukung (supporting evidence) files in S3-compatible storage."""

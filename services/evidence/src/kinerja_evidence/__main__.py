@@ -1,0 +1,3 @@
+from kinerja_evidence.bootstrap import main
+
+main()

@@ -1,0 +1,1 @@
+"""Tables and the object-storage client."""

@@ -1,0 +1,1 @@
+"""Plain Python rules of the evidence context: no I/O, no framework."""

@@ -1,0 +1,1 @@
+"""HTTP API and event handlers: thin, they translate and call the service layer."""

@@ -1,0 +1,59 @@
+"""Reading evidence: lists, one item, a short-lived download link. Same access rule for all:
+the owner, the plan's assessor, dinas users of the plan's region."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from kinerja_shared.uow import UnitOfWorkFactory
+
+from kinerja_evidence.adapters.storage import ObjectStorage
+from kinerja_evidence.adapters.tables import Evidence, PlanView
+from kinerja_evidence.domain.model import (
+    AccessDenied,
+    Caller,
+    EvidenceNotFound,
+    PlanNotFound,
+    may_read,
+)
+from kinerja_evidence.service_layer.plans import get_plan
+
+
+async def list_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str) -> list[Evidence]:
+    async with uow_factory() as uow:
+        plan = await get_plan(uow.session, plan_id)
+        if plan is None:
+            raise PlanNotFound()
+        if not may_read(caller, plan):
+            raise AccessDenied()
+        rows = await uow.session.exec(
+            select(Evidence)
+            .where(Evidence.plan_id == plan_id)
+            .order_by(Evidence.uploaded_at, Evidence.evidence_id)  # type: ignore[arg-type]
+        )
+        return list(rows.all())
+
+
+async def get_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, evidence_id: str) -> Evidence:
+    async with uow_factory() as uow:
+        row = await uow.session.get(Evidence, evidence_id)
+        if row is None:
+            raise EvidenceNotFound()
+        plan = await uow.session.get(PlanView, row.plan_id)
+        if plan is None or not may_read(caller, plan):
+            raise AccessDenied()
+        return row
+
+
+async def download_link(
+    uow_factory: UnitOfWorkFactory,
+    storage: ObjectStorage,
+    caller: Caller,
+    evidence_id: str,
+    *,
+    ttl_s: int,
+) -> str:
+    row = await get_evidence(uow_factory, caller, evidence_id)
+    return await storage.presigned_get(
+        row.object_key, ttl_s=ttl_s, file_name=row.file_name, content_type=row.content_type
+    )

@@ -1,0 +1,24 @@
+"""The evidence service's settings (environment variables prefixed ``KINERJA_``)."""
+
+from __future__ import annotations
+
+from kinerja_shared.settings import ServiceSettings
+
+MiB = 1024 * 1024
+
+
+class Settings(ServiceSettings):
+    service_name: str = "evidence"
+    http_port: int = 8102
+    # Any S3-compatible endpoint, host:port as the minio SDK wants it.
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_secure: bool = False
+    # Given explicitly so the SDK never asks the server for the bucket's location.
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "kinerja-evidence"
+    # One part is held in memory per upload in progress; 5 MiB is the S3 minimum.
+    s3_part_size_bytes: int = 5 * MiB
+    evidence_max_bytes: int = 20 * MiB
+    evidence_presign_ttl_s: int = 300
