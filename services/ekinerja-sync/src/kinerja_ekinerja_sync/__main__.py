@@ -1,0 +1,3 @@
+from kinerja_ekinerja_sync.bootstrap import main
+
+main()

@@ -1,0 +1,46 @@
+"""The composition root: settings, runtime (database, NATS, outbox), consumer, worker, HTTP."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kinerja_shared.runtime import ServiceRuntime, serve
+
+from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, HttpEkinerjaClient
+from kinerja_ekinerja_sync.adapters.tables import TABLES
+from kinerja_ekinerja_sync.entrypoints import http
+from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS
+from kinerja_ekinerja_sync.service_layer.sync import SyncWorker
+from kinerja_ekinerja_sync.settings import Settings
+
+DESCRIPTION = """Mirrors final assessment results into BKN e-Kinerja (or its simulator) in the
+SIASN-like shape, records every attempt with its outcome and responsible actor, and serves the
+Log Sinkronisasi."""
+
+
+def make_client(settings: Settings) -> HttpEkinerjaClient:
+    return HttpEkinerjaClient(
+        settings.ekinerja_base_url,
+        client_id=settings.ekinerja_client_id,
+        client_secret=settings.ekinerja_client_secret,
+        username=settings.ekinerja_username,
+        password=settings.ekinerja_password,
+        timeout_s=settings.ekinerja_timeout_s,
+    )
+
+
+def build(settings: Settings | None = None, client: EkinerjaClient | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, tables=TABLES)
+    runtime.add_consumer(ASSESSMENT_CONSUMER, HANDLERS)
+    worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
+    runtime.add_background(worker.run)
+    runtime.worker = worker  # type: ignore[attr-defined]
+    app = runtime.http_app(title="Kinerja ekinerja-sync", description=DESCRIPTION, routers=[http.router])
+    return runtime, app
+
+
+def main() -> None:
+    settings = Settings()
+    _runtime, app = build(settings)
+    serve(app, settings)

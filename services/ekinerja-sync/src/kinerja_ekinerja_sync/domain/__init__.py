@@ -1,0 +1,1 @@
+"""Plain rules of the sync: the SIASN-like mapping, outcome classification, backoff."""

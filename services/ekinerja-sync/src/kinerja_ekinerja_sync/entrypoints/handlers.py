@@ -1,0 +1,22 @@
+"""Event handlers: thin, they call the service layer (the consumer commits with the inbox)."""
+
+from __future__ import annotations
+
+from kinerja_shared.events import AssessmentFinalized, Envelope
+from kinerja_shared.messaging.streams import ConsumerSpec
+from kinerja_shared.uow import UnitOfWork
+
+from kinerja_ekinerja_sync.service_layer.sync import record_final_result
+
+ASSESSMENT_CONSUMER = ConsumerSpec(
+    durable="ekinerja-sync-assessment",
+    stream="KINERJA_ASSESSMENT",
+    filter_subjects=["kinerja.assessment.assessment.finalized.>"],
+)
+
+
+async def on_assessment_finalized(event: AssessmentFinalized, envelope: Envelope, uow: UnitOfWork) -> None:
+    await record_final_result(uow, event, envelope)
+
+
+HANDLERS = {AssessmentFinalized: on_assessment_finalized}

@@ -1,0 +1,31 @@
+"""The HTTP API: the sync log per teacher and per school, and the operators' record list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from kinerja_shared.auth import CurrentPrincipal
+
+from kinerja_ekinerja_sync.service_layer import queries
+
+router = APIRouter(prefix="/v1", tags=["sync log"])
+
+
+@router.get("/sync-log/teachers/{nip}", summary="Log Sinkronisasi of one teacher")
+async def teacher_sync_log(nip: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await queries.teacher_log(request.app.state.runtime.uow, principal, nip)
+
+
+@router.get("/sync-log/schools/{npsn}", summary="Log Sinkronisasi of one school")
+async def school_sync_log(npsn: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await queries.school_log(request.app.state.runtime.uow, principal, npsn)
+
+
+@router.get("/sync-records", summary="Sync records by status, for operators (dinas)")
+async def sync_records(
+    request: Request,
+    principal: CurrentPrincipal,
+    status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict:
+    return await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit)

@@ -1,0 +1,353 @@
+"""Use cases of the sync: record a final result, then send due records to e-Kinerja.
+
+Recording is what the event handler does (fast, idempotent: one record per assessment id and
+version). Sending is the background worker's job, in three short steps so no database lock is
+held across an HTTP call and several replicas can share the work:
+
+1. claim due records (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): status "sending", a lease in
+   ``next_attempt_at``, the attempt number, and the "ambiguous" mark;
+2. call e-Kinerja (first reading its history when an earlier try may have been stored);
+3. in one transaction: the attempt row, the record's new state and the outcome event
+   (EkinerjaSyncSucceeded / EkinerjaSyncFailed) in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import select
+
+from kinerja_shared.events import AssessmentFinalized, EkinerjaSyncFailed, EkinerjaSyncSucceeded, Envelope
+from kinerja_shared.logging import get_logger
+from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
+
+from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, EkinerjaUnreachable
+from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
+from kinerja_ekinerja_sync.domain import model
+from kinerja_ekinerja_sync.domain.mapping import (
+    CannotMap,
+    FinalResult,
+    already_stored,
+    in_scope,
+    to_kinerja_periodik,
+)
+from kinerja_ekinerja_sync.domain.outcomes import (
+    Outcome,
+    classify_response,
+    classify_unreachable,
+    retry_delay_s,
+)
+from kinerja_ekinerja_sync.settings import Settings
+
+log = get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def final_result_from(event: AssessmentFinalized) -> FinalResult:
+    return FinalResult(
+        year=event.year,
+        month_start=event.month_start,
+        month_end=event.month_end,
+        rating_hasil_kerja=event.rating_hasil_kerja,
+        rating_perilaku_kerja=event.rating_perilaku_kerja,
+        predikat=event.predikat,
+        predikat_code=event.predikat_code,
+        teacher_nip=event.teacher.nip,
+        teacher_jenjang=event.teacher.jenjang,
+        teacher_asn_status=event.teacher.asn_status,
+        assessor_name=event.assessor.name,
+        assessor_nip=event.assessor.nip,
+        assessor_golongan=event.assessor.golongan,
+        assessor_jabatan=event.assessor.jabatan,
+        assessor_asn_status=event.assessor.asn_status,
+        assessor_unit=event.assessor_unit,
+    )
+
+
+async def record_final_result(uow: UnitOfWork, event: AssessmentFinalized, envelope: Envelope) -> SyncRecord:
+    """Record one finalized assessment version to be sent. Never commits (the consumer does,
+    with its inbox row). Applying the same version twice changes nothing."""
+    session = uow.session
+    existing = (
+        await session.exec(
+            select(SyncRecord).where(
+                SyncRecord.assessment_id == event.assessment_id,
+                SyncRecord.assessment_version == event.assessment_version,
+            )
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    now = _now()
+    record = SyncRecord(
+        assessment_id=event.assessment_id,
+        assessment_version=event.assessment_version,
+        teacher_nip=event.teacher.nip,
+        school_npsn=event.school_npsn,
+        region=envelope.region,
+        year=event.year,
+        month_start=event.month_start,
+        month_end=event.month_end,
+        status=model.PENDING,
+        next_attempt_at=now,
+        source_event_id=envelope.event_id,
+    )
+    newer = (
+        await session.exec(
+            select(SyncRecord).where(
+                SyncRecord.assessment_id == event.assessment_id,
+                SyncRecord.assessment_version > event.assessment_version,
+            )
+        )
+    ).first()
+    result = final_result_from(event)
+    if newer is not None:  # arrived late: a correction already took over
+        record.status, record.next_attempt_at = model.SUPERSEDED, None
+        record.last_message = f"Digantikan oleh versi {newer.assessment_version}"
+    elif not in_scope(result):
+        record.status, record.next_attempt_at = model.SKIPPED, None
+        record.last_message = "Guru non-ASN tidak disinkronkan ke e-Kinerja"
+    else:
+        try:
+            record.payload = json.dumps(to_kinerja_periodik(result), sort_keys=True)
+        except CannotMap as problem:
+            return await _park_unmappable(uow, record, problem, now)
+    session.add(record)
+    log.info("sync.recorded", assessment_id=record.assessment_id, version=record.assessment_version,
+             status=record.status)
+    return record
+
+
+async def _park_unmappable(uow: UnitOfWork, record: SyncRecord, problem: CannotMap, now: datetime) -> SyncRecord:
+    record.status, record.next_attempt_at = model.PARKED, None
+    record.last_message, record.responsible_actor = problem.message, problem.responsible_actor
+    uow.session.add(record)
+    await uow.session.flush()
+    uow.session.add(SyncAttempt(
+        record_id=record.id, attempt=0, at=now, outcome="not_sent", message=problem.message,
+        responsible_actor=problem.responsible_actor,
+    ))
+    uow.publish(
+        EkinerjaSyncFailed(
+            assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+            teacher_nip=record.teacher_nip, school_npsn=record.school_npsn, attempt=0,
+            status="parked", http_status=None, message=problem.message,
+            responsible_actor=problem.responsible_actor, failed_at=now,
+        ),
+        region=record.region,
+    )
+    log.warning("sync.parked_unmappable", assessment_id=record.assessment_id, reason=problem.message_en)
+    return record
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: str
+    teacher_nip: str
+    attempt: int
+    payload: dict[str, Any]
+    check_first: bool
+
+
+class SyncWorker:
+    """Sends due records to e-Kinerja; run it as a background task of the runtime."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        client: EkinerjaClient,
+        settings: Settings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.uow = uow
+        self.client = client
+        self.settings = settings
+        self.rng = rng or random.Random()
+        # A claimed record comes back to the pool when its lease passes (worker died).
+        self.lease = timedelta(seconds=settings.ekinerja_timeout_s * 4 + 5)
+        self._slots = asyncio.Semaphore(settings.ekinerja_concurrency)
+
+    async def run(self) -> None:
+        log.info("sync.worker_started", ekinerja=str(self.settings.ekinerja_base_url))
+        try:
+            while True:
+                try:
+                    handled = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database away for a moment: try again later
+                    log.warning("sync.worker_round_failed", error=f"{type(exc).__name__}: {exc}")
+                    handled = 0
+                if handled == 0:
+                    await asyncio.sleep(self.settings.ekinerja_poll_interval_s)
+        finally:
+            await self.client.aclose()
+
+    async def run_once(self) -> int:
+        """One round: claim due records, send them, record the outcomes. Returns how many."""
+        claims = await self.claim_due()
+        await asyncio.gather(*(self._process(claim) for claim in claims))
+        return len(claims)
+
+    async def claim_due(self) -> list[Claim]:
+        now = _now()
+        claims: list[Claim] = []
+        async with self.uow() as uow:
+            session = uow.session
+            rows = (
+                await session.exec(
+                    select(SyncRecord)
+                    .where(SyncRecord.status.in_(model.DUE), SyncRecord.next_attempt_at <= now)  # type: ignore[attr-defined]
+                    .order_by(SyncRecord.next_attempt_at)
+                    .limit(self.settings.ekinerja_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for record in rows:
+                claim = await self._claim(session, record, now)
+                if claim is not None:
+                    claims.append(claim)
+            await uow.commit()
+        return claims
+
+    async def _claim(self, session, record: SyncRecord, now: datetime) -> Claim | None:
+        older = (
+            await session.exec(
+                select(SyncRecord).where(
+                    SyncRecord.assessment_id == record.assessment_id,
+                    SyncRecord.assessment_version < record.assessment_version,
+                )
+            )
+        ).all()
+        if any(o.status == model.SENDING for o in older):
+            # An older version is in flight: wait for its answer, then update its record.
+            record.next_attempt_at = now + timedelta(seconds=self.settings.ekinerja_poll_interval_s)
+            session.add(record)
+            return None
+        payload = record.payload_dict() or {}
+        for o in older:
+            if o.status in (model.PENDING, model.RETRYING):
+                o.status, o.next_attempt_at = model.SUPERSEDED, None
+                o.last_message = f"Digantikan oleh versi {record.assessment_version}"
+                session.add(o)
+        acknowledged = [o for o in older if o.ekinerja_record_id]
+        if acknowledged:  # a correction updates e-Kinerja's record instead of adding one
+            payload["id"] = max(acknowledged, key=lambda o: o.assessment_version).ekinerja_record_id
+        if record.status == model.SENDING:
+            # The lease passed without an answer: the worker that held it died mid-call.
+            session.add(SyncAttempt(
+                record_id=record.id, attempt=record.attempt_count, at=now, outcome="interrupted",
+                message="Percobaan terputus tanpa jawaban; diperiksa ulang sebelum kirim ulang",
+                responsible_actor="sistem",
+            ))
+        check_first = record.ambiguous
+        record.status = model.SENDING
+        record.ambiguous = True  # until we hear otherwise, BKN may hold it
+        record.attempt_count += 1
+        record.next_attempt_at = now + self.lease
+        record.updated_at = now
+        session.add(record)
+        return Claim(record.id, record.teacher_nip, record.attempt_count, payload, check_first)
+
+    async def _process(self, claim: Claim) -> None:
+        async with self._slots:
+            outcome = await self.send(claim)
+        await self.record_outcome(claim, outcome)
+
+    async def send(self, claim: Claim) -> Outcome:
+        try:
+            if claim.check_first:
+                history = await self.client.kinerja_periodik_history(claim.teacher_nip)
+                if 200 <= history.status < 300:
+                    data = history.body.get("data") or []
+                    found = already_stored(data if isinstance(data, list) else [], claim.payload)
+                    if found:
+                        return Outcome(
+                            "acknowledged", "already_stored", history.status,
+                            "Sudah tersimpan di e-Kinerja (ditemukan sebelum kirim ulang)",
+                            ekinerja_record_id=found,
+                        )
+                else:
+                    checked = classify_response(history.status, history.message, history.retry_after)
+                    # Still unknown whether the earlier try was stored.
+                    return checked if checked.kind == "parked" else replace(checked, ambiguous=True)
+            response = await self.client.save_kinerja_periodik(claim.payload)
+            return classify_response(response.status, response.message, response.retry_after, response.record_id)
+        except EkinerjaUnreachable as exc:
+            return classify_unreachable(exc.kind, exc.detail)
+
+    async def record_outcome(self, claim: Claim, outcome: Outcome) -> None:
+        now = _now()
+        async with self.uow() as uow:
+            record = await uow.session.get(SyncRecord, claim.record_id)
+            if record is None:  # pragma: no cover - records are never deleted
+                return
+            uow.causation_id = record.source_event_id
+            uow.session.add(SyncAttempt(
+                record_id=record.id, attempt=claim.attempt, at=now, outcome=outcome.outcome,
+                http_status=outcome.http_status, message=outcome.message,
+                responsible_actor=outcome.responsible_actor,
+            ))
+            record.last_http_status = outcome.http_status
+            record.updated_at = now
+            still_ours = record.status == model.SENDING and record.attempt_count == claim.attempt
+            if outcome.kind == "acknowledged":
+                record.ekinerja_record_id = outcome.ekinerja_record_id
+                record.ambiguous = False
+                record.last_message, record.responsible_actor = outcome.message, None
+                if still_ours:
+                    record.status, record.next_attempt_at = model.ACKNOWLEDGED, None
+                uow.publish(
+                    EkinerjaSyncSucceeded(
+                        assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                        teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
+                        attempt=claim.attempt, ekinerja_record_id=outcome.ekinerja_record_id or "",
+                        synced_at=now,
+                    ),
+                    region=record.region,
+                )
+                log.info("sync.acknowledged", assessment_id=record.assessment_id, attempt=claim.attempt,
+                         how=outcome.outcome)
+            else:
+                message, actor = outcome.message, outcome.responsible_actor or "sistem"
+                exhausted = outcome.kind == "retry" and claim.attempt >= self.settings.ekinerja_max_attempts
+                if exhausted:
+                    message = f"Gagal setelah {claim.attempt} percobaan: {outcome.message}"
+                    actor = "sistem"
+                parked = outcome.kind == "parked" or exhausted
+                record.ambiguous = outcome.ambiguous
+                record.last_message, record.responsible_actor = message, actor
+                if still_ours:
+                    if parked:
+                        record.status, record.next_attempt_at = model.PARKED, None
+                    else:
+                        delay = retry_delay_s(
+                            outcome, claim.attempt, self.settings.ekinerja_backoff_base_s,
+                            self.settings.ekinerja_backoff_max_s, self.rng,
+                        )
+                        record.status = model.RETRYING
+                        record.next_attempt_at = now + timedelta(seconds=delay)
+                uow.publish(
+                    EkinerjaSyncFailed(
+                        assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                        teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
+                        attempt=claim.attempt, status="parked" if parked else "retrying",
+                        http_status=outcome.http_status, message=message,
+                        responsible_actor=actor,  # type: ignore[arg-type]
+                        failed_at=now,
+                    ),
+                    region=record.region,
+                )
+                log.warning("sync.failed", assessment_id=record.assessment_id, attempt=claim.attempt,
+                            outcome=outcome.outcome, http_status=outcome.http_status,
+                            parked=parked, actor=actor)
+            uow.session.add(record)
+            await uow.commit()

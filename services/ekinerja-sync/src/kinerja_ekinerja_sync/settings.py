@@ -1,0 +1,30 @@
+"""Settings (env prefix ``KINERJA_``): the shared ones plus ``KINERJA_EKINERJA_*``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kinerja_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "ekinerja-sync"
+    http_port: int = 8104
+    database_url: str = "sqlite+aiosqlite:///./data/ekinerja-sync.db"
+
+    # Where e-Kinerja (or its simulator) answers, and the two sets of credentials.
+    ekinerja_base_url: str = "http://127.0.0.1:8199"
+    ekinerja_client_id: str = "kinerja"
+    ekinerja_client_secret: str = "kinerja-sim-secret"
+    ekinerja_username: str = "kinerja"
+    ekinerja_password: str = "kinerja-sim-password"
+    ekinerja_timeout_s: float = Field(10.0, gt=0)
+    # After this many attempts a record is parked (responsible actor "sistem").
+    ekinerja_max_attempts: int = Field(10, ge=1)
+    ekinerja_backoff_base_s: float = Field(0.5, ge=0)
+    ekinerja_backoff_max_s: float = Field(60.0, ge=0)
+    # How often the worker looks for due records when it found none.
+    ekinerja_poll_interval_s: float = Field(0.5, gt=0)
+    # Records claimed per round, and how many are sent at once.
+    ekinerja_batch_size: int = Field(20, ge=1)
+    ekinerja_concurrency: int = Field(4, ge=1)
