@@ -1,0 +1,319 @@
+"""ekinerja-sync for real: AssessmentFinalized on a real JetStream, the real simulator over HTTP
+(uvicorn on a free port), SQLite and PostgreSQL. Checked through the simulator's records, the
+sync log API and the events on the KINERJA_EKINERJA stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from contextlib import AsyncExitStack
+from datetime import datetime
+
+import nats
+import pytest
+from sqlmodel import select
+
+from kinerja_ekinerja_sync.adapters.tables import SyncRecord
+from kinerja_ekinerja_sync.bootstrap import build
+from kinerja_ekinerja_sync.settings import Settings
+from kinerja_shared.events import PersonRef, make_envelope
+from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.testing.http import bearer, running_app
+
+NPSN = "20212345"
+OTHER_NPSN = "20299999"
+REGION = "020500"
+DINAS = bearer("dinas", region=REGION)
+
+
+async def eventually(fn, timeout: float = 20.0, what: str = "condition"):
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await fn()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} not met in {timeout}s (last: {last!r})")
+
+
+class SyncService:
+    def __init__(self, runtime, http, js) -> None:
+        self.runtime, self.http, self.js = runtime, http, js
+
+    async def publish(self, event, *, copies: int = 1, region: str = REGION) -> None:
+        """Publish one envelope; extra copies carry other Nats-Msg-Ids so JetStream keeps them
+        (a redelivery as the consumer would see it)."""
+        envelope = make_envelope(event, producer="assessment", region=region, correlation_id=str(uuid.uuid4()))
+        for i in range(copies):
+            msg_id = envelope.event_id if i == 0 else f"{envelope.event_id}:copy{i}"
+            await self.js.publish(envelope.subject(), envelope.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id})
+
+    async def log(self, nip: str) -> dict:
+        r = await self.http.get(f"/v1/sync-log/teachers/{nip}", headers=DINAS)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def record_with_status(self, nip: str, *statuses: str, version: int | None = None):
+        async def check():
+            for record in (await self.log(nip))["records"]:
+                if record["status"] in statuses and (version is None or record["assessment_version"] == version):
+                    return record
+            return None
+
+        return await eventually(check, what=f"{nip} in {statuses}")
+
+    async def events(self, assessment_id: str) -> list[dict]:
+        info = await self.js.stream_info("KINERJA_EKINERJA")
+        found = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            if info.state.messages == 0:
+                break
+            try:
+                msg = await self.js.get_msg("KINERJA_EKINERJA", seq)
+            except Exception:
+                continue
+            doc = json.loads(msg.data)
+            if doc["payload"]["assessment_id"] == assessment_id:
+                found.append({**doc, "subject": msg.subject})
+        return found
+
+    async def events_of(self, assessment_id: str, n: int) -> list[dict]:
+        async def check():
+            found = await self.events(assessment_id)
+            return found if len(found) >= n else None
+
+        return await eventually(check, what=f"{n} ekinerja events")
+
+    async def rows(self, nip: str) -> list[SyncRecord]:
+        async with self.runtime.session_factory() as s:
+            return (await s.exec(select(SyncRecord).where(SyncRecord.teacher_nip == nip))).all()
+
+
+@pytest.fixture
+async def start_sync(nats_server, database_url, simulator):
+    async with AsyncExitStack() as stack:
+        nc = await nats.connect(nats_server.url)
+        stack.push_async_callback(nc.close)
+
+        async def start(**overrides) -> SyncService:
+            options = dict(
+                database_url=database_url, nats_url=nats_server.url, ekinerja_base_url=simulator.url,
+                ekinerja_timeout_s=2.0, ekinerja_backoff_base_s=0.05, ekinerja_backoff_max_s=0.2,
+                ekinerja_poll_interval_s=0.05, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
+            )
+            options.update(overrides)
+            runtime, app = build(Settings(**options))
+            http = await stack.enter_async_context(running_app(app))
+            return SyncService(runtime, http, nc.jetstream())
+
+        yield start
+
+
+@pytest.fixture
+async def sync(start_sync) -> SyncService:
+    return await start_sync()
+
+
+async def test_a_final_result_becomes_one_ekinerja_record_and_one_success_event(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event, copies=3)  # the same event delivered three times
+    record = await sync.record_with_status(nip, "acknowledged")
+    await asyncio.sleep(0.5)  # room for any duplicate to show up
+
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    [siasn] = [r for r in stored["records"] if r["pnsDinilaiId"] == nip]
+    assert (siasn["hasilKinerjaNilai"], siasn["perilakuKerjaNilai"], siasn["kuadranKinerjaNilai"]) == (1, 2, 2)
+    assert siasn["koefisienId"] == "1" and siasn["penilaiNipNrp"] == "197204151998022001"
+    assert siasn["statusPenilai"] == "ASN" and siasn["penilaiUnorNama"] == "SD Negeri 1 Cibinong"
+
+    assert record["ekinerja_record_id"] == siasn["id"]
+    assert record["school_npsn"] == NPSN and record["assessment_id"] == event.assessment_id
+    [attempt] = record["attempts"]
+    assert (attempt["attempt"], attempt["outcome"], attempt["http_status"]) == (1, "acknowledged", 200)
+    assert attempt["message"] == "Data berhasil disimpan" and attempt["responsible_actor"] is None
+    datetime.fromisoformat(attempt["at"])
+    assert len(await sync.rows(nip)) == 1
+
+    [succeeded] = await sync.events_of(event.assessment_id, 1)
+    assert succeeded["type"] == "ekinerja.sync.succeeded"
+    assert succeeded["subject"] == "kinerja.ekinerja.sync.succeeded.020000.020500"
+    assert succeeded["payload"]["ekinerja_record_id"] == siasn["id"] and succeeded["payload"]["attempt"] == 1
+    assert succeeded["producer"] == "ekinerja-sync" and succeeded["region"] == REGION
+
+    # A second envelope (new event id) for the same assessment version changes nothing either.
+    await sync.publish(event)
+    await asyncio.sleep(1.0)
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert len(await sync.rows(nip)) == 1
+    assert len(await sync.events(event.assessment_id)) == 1
+
+
+async def test_5xx_and_429_are_retried_until_exactly_one_record(sync, simulator, make_finalized, new_nip):
+    simulator.faults(next_429=1, next_5xx=2, retry_after_s=1)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "acknowledged")
+    outcomes = [(a["attempt"], a["outcome"], a["http_status"], a["responsible_actor"]) for a in record["attempts"]]
+    assert outcomes == [
+        (1, "rate_limited", 429, "bkn"),
+        (2, "server_error", 503, "bkn"),
+        (3, "server_error", 503, "bkn"),
+        (4, "acknowledged", 200, None),
+    ]
+    # Retry-After was honoured between the 429 and the next attempt.
+    at = [datetime.fromisoformat(a["at"]) for a in record["attempts"]]
+    assert (at[1] - at[0]).total_seconds() >= 1.0
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    events = await sync.events_of(event.assessment_id, 4)
+    assert [e["type"] for e in events] == ["ekinerja.sync.failed"] * 3 + ["ekinerja.sync.succeeded"]
+    assert [e["payload"].get("status") for e in events[:3]] == ["retrying"] * 3
+    assert [e["payload"]["http_status"] for e in events[:3]] == [429, 503, 503]
+
+
+async def test_stored_but_answered_5xx_is_not_sent_twice(sync, simulator, make_finalized, new_nip):
+    simulator.faults(next_5xx_after_save=1)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "acknowledged")
+    assert [(a["outcome"], a["http_status"]) for a in record["attempts"]] == [("server_error", 502), ("already_stored", 200)]
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert stored["calls"]["save"] == 1 and stored["calls"]["read"] == 1
+    assert record["ekinerja_record_id"] == stored["records"][0]["id"]
+
+
+async def test_unknown_nip_is_parked_with_the_message_and_the_actor(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    simulator.faults(unknown_nips=[nip])
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "parked")
+    assert record["message"] == "NIP tidak ditemukan di SIASN" and record["responsible_actor"] == "bkd"
+    [attempt] = record["attempts"]
+    assert (attempt["outcome"], attempt["http_status"], attempt["responsible_actor"]) == ("rejected", 400, "bkd")
+    [failed] = await sync.events_of(event.assessment_id, 1)
+    assert failed["type"] == "ekinerja.sync.failed"
+    assert failed["payload"]["status"] == "parked" and failed["payload"]["responsible_actor"] == "bkd"
+    assert failed["payload"]["message"] == "NIP tidak ditemukan di SIASN"
+    await asyncio.sleep(0.5)  # parked stays parked: no further attempts
+    assert len((await sync.log(nip))["records"][0]["attempts"]) == 1
+    assert simulator.records()["count"] == 0
+    r = await sync.http.get("/v1/sync-records", params={"status": "parked"}, headers=DINAS)
+    assert any(x["teacher_nip"] == nip for x in r.json()["records"])
+
+
+async def test_after_max_attempts_the_system_parks_it(start_sync, simulator, make_finalized, new_nip):
+    sync = await start_sync(ekinerja_max_attempts=3)
+    simulator.faults(rate_5xx=1.0)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "parked")
+    assert [a["outcome"] for a in record["attempts"]] == ["server_error"] * 3
+    assert record["responsible_actor"] == "sistem" and record["message"].startswith("Gagal setelah 3 percobaan")
+    events = await sync.events_of(event.assessment_id, 3)
+    assert [e["payload"]["status"] for e in events] == ["retrying", "retrying", "parked"]
+    assert events[-1]["payload"]["responsible_actor"] == "sistem"
+    assert simulator.records()["count"] == 0
+
+
+async def test_a_correction_updates_the_same_ekinerja_record(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    first = make_finalized(nip)
+    await sync.publish(first)
+    v1 = await sync.record_with_status(nip, "acknowledged", version=1)
+    second = first.model_copy(update={
+        "assessment_version": 2, "rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS",
+        "predikat": "SANGAT_BAIK", "predikat_code": 1,
+    })
+    await sync.publish(second)
+    v2 = await sync.record_with_status(nip, "acknowledged", version=2)
+    assert v2["ekinerja_record_id"] == v1["ekinerja_record_id"]
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert stored["records"][0]["kuadranKinerjaNilai"] == 1
+    # Version 1 arriving again late changes nothing.
+    await sync.publish(first)
+    await asyncio.sleep(0.5)
+    assert len(await sync.rows(nip)) == 2 and simulator.records()["count"] == 1
+
+
+async def test_results_that_cannot_be_sent_are_parked_or_skipped_without_calling_bkn(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    no_jenjang = make_finalized(teacher=PersonRef(
+        nip=nip, name="Budi", role="guru", jenjang="", golongan="III/a", asn_status="PNS"))
+    await sync.publish(no_jenjang)
+    record = await sync.record_with_status(nip, "parked")
+    assert record["responsible_actor"] == "operator_sekolah" and "Jenjang" in record["message"]
+    assert [a["outcome"] for a in record["attempts"]] == ["not_sent"]
+    [failed] = await sync.events_of(no_jenjang.assessment_id, 1)
+    assert failed["payload"]["status"] == "parked" and failed["payload"]["attempt"] == 0
+
+    honorer = new_nip()
+    non_asn = make_finalized(teacher=PersonRef(
+        nip=honorer, name="Ani", role="guru", jenjang="Ahli Pertama", asn_status="NON_ASN"))
+    await sync.publish(non_asn)
+    record = await sync.record_with_status(honorer, "skipped")
+    assert record["attempts"] == [] and "non-ASN" in record["message"]
+    await asyncio.sleep(0.3)
+    assert simulator.records()["calls"].get("save", 0) == 0
+    assert await sync.events(non_asn.assessment_id) == []
+
+
+async def test_sync_log_access_rules(sync, simulator, make_finalized, new_nip):
+    mine, other = new_nip(), new_nip()
+    await sync.publish(make_finalized(mine))
+    await sync.publish(make_finalized(other))
+    await sync.record_with_status(mine, "acknowledged")
+    await sync.record_with_status(other, "acknowledged")
+    http = sync.http
+
+    async def get(path, headers, **params):
+        return await http.get(path, headers=headers, params=params)
+
+    guru = bearer("guru", nip=mine, npsn=NPSN)
+    r = await get(f"/v1/sync-log/teachers/{mine}", guru)
+    assert r.status_code == 200 and r.json()["teacher_nip"] == mine
+    assert r.json()["records"][0]["status"] == "acknowledged"
+    r = await get(f"/v1/sync-log/teachers/{other}", guru)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "akses_log_sinkronisasi_ditolak"
+    assert r.json()["error"]["message"] and r.json()["error"]["message_en"]
+    assert (await get(f"/v1/sync-log/schools/{NPSN}", guru)).status_code == 403
+    assert (await get("/v1/sync-records", guru)).status_code == 403
+
+    ks = bearer("kepala_sekolah", nip="197204151998022001", npsn=NPSN)
+    assert (await get(f"/v1/sync-log/teachers/{other}", ks)).status_code == 200
+    r = await get(f"/v1/sync-log/schools/{NPSN}", ks)
+    assert r.status_code == 200 and {mine, other} <= {x["teacher_nip"] for x in r.json()["records"]}
+    other_ks = bearer("kepala_sekolah", nip="196805141993031002", npsn=OTHER_NPSN)
+    assert (await get(f"/v1/sync-log/teachers/{mine}", other_ks)).status_code == 403
+    assert (await get(f"/v1/sync-log/schools/{NPSN}", other_ks)).status_code == 403
+    assert (await get(f"/v1/sync-log/teachers/{mine}", bearer("pengawas", nip="196805141993031002"))).status_code == 403
+
+    r = await get("/v1/sync-records", DINAS, status="acknowledged")
+    assert r.status_code == 200 and {mine, other} <= {x["teacher_nip"] for x in r.json()["records"]}
+    assert all(x["status"] == "acknowledged" for x in r.json()["records"])
+    # A dinas of another district sees none of this school's records.
+    r = await get(f"/v1/sync-log/schools/{NPSN}", bearer("dinas", region="320100"))
+    assert r.status_code == 200 and r.json()["records"] == []
+
+    # Bad input: JSON errors with stable codes, nothing changed.
+    r = await get("/v1/sync-log/teachers/12345", DINAS)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "nip_tidak_valid"
+    r = await get("/v1/sync-log/schools/abc", DINAS)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "npsn_tidak_valid"
+    r = await get("/v1/sync-records", DINAS, status="hilang")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "status_tidak_dikenal"
+    r = await get("/v1/sync-records", DINAS, limit=0)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "input_tidak_valid"
+    r = await http.get(f"/v1/sync-log/teachers/{mine}")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_tidak_ada"
+    async with sync.runtime.session_factory() as s:
+        assert len((await s.exec(select(SyncRecord))).all()) == 2
+        assert len((await s.exec(select(OutboxMessage))).all()) == 2  # one success per record
