@@ -317,3 +317,23 @@ async def test_sync_log_access_rules(sync, simulator, make_finalized, new_nip):
     async with sync.runtime.session_factory() as s:
         assert len((await s.exec(select(SyncRecord))).all()) == 2
         assert len((await s.exec(select(OutboxMessage))).all()) == 2  # one success per record
+
+
+async def test_two_replicas_share_the_work_without_duplicates(start_sync, simulator, make_finalized, new_nip):
+    """Two instances on one database and one durable consumer: every result sent exactly once."""
+    first = await start_sync(ekinerja_concurrency=2)
+    second = await start_sync(ekinerja_concurrency=2)
+    simulator.faults(next_5xx=3, next_429=2, retry_after_s=0)
+    nips = [new_nip() for _ in range(8)]
+    for nip in nips:
+        await first.publish(make_finalized(nip))
+    for nip in nips:
+        await second.record_with_status(nip, "acknowledged")
+    await asyncio.sleep(0.5)
+    stored = simulator.records()
+    assert {k: v for k, v in stored["count_by_nip_period"].items() if k.split("/")[0] in nips} == {
+        f"{nip}/2026/1-6": 1 for nip in nips
+    }
+    async with first.runtime.session_factory() as s:
+        records = (await s.exec(select(SyncRecord))).all()
+    assert len(records) == 8 and all(r.status == "acknowledged" for r in records)

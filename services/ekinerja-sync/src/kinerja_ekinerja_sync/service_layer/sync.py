@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import select
 
 from kinerja_shared.events import AssessmentFinalized, EkinerjaSyncFailed, EkinerjaSyncSucceeded, Envelope
@@ -241,6 +242,27 @@ class SyncWorker:
         acknowledged = [o for o in older if o.ekinerja_record_id]
         if acknowledged:  # a correction updates e-Kinerja's record instead of adding one
             payload["id"] = max(acknowledged, key=lambda o: o.assessment_version).ekinerja_record_id
+        # Compare-and-set: only one replica moves the record on. On PostgreSQL the row is
+        # already locked (SKIP LOCKED); on SQLite the SELECT ran outside the write lock, so
+        # another process may have claimed it meanwhile.
+        claimed = await session.exec(  # type: ignore[call-overload]
+            update(SyncRecord)
+            .where(
+                SyncRecord.id == record.id,
+                SyncRecord.status == record.status,
+                SyncRecord.attempt_count == record.attempt_count,
+            )
+            .values(
+                status=model.SENDING,
+                ambiguous=True,  # until we hear otherwise, BKN may hold it
+                attempt_count=record.attempt_count + 1,
+                next_attempt_at=now + self.lease,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return None
         if record.status == model.SENDING:
             # The lease passed without an answer: the worker that held it died mid-call.
             session.add(SyncAttempt(
@@ -248,14 +270,8 @@ class SyncWorker:
                 message="Percobaan terputus tanpa jawaban; diperiksa ulang sebelum kirim ulang",
                 responsible_actor="sistem",
             ))
-        check_first = record.ambiguous
-        record.status = model.SENDING
-        record.ambiguous = True  # until we hear otherwise, BKN may hold it
-        record.attempt_count += 1
-        record.next_attempt_at = now + self.lease
-        record.updated_at = now
-        session.add(record)
-        return Claim(record.id, record.teacher_nip, record.attempt_count, payload, check_first)
+        # record.ambiguous is the value read before the claim: was an earlier try maybe stored?
+        return Claim(record.id, record.teacher_nip, record.attempt_count + 1, payload, record.ambiguous)
 
     async def _process(self, claim: Claim) -> None:
         async with self._slots:
