@@ -337,3 +337,31 @@ async def test_two_replicas_share_the_work_without_duplicates(start_sync, simula
     async with first.runtime.session_factory() as s:
         records = (await s.exec(select(SyncRecord))).all()
     assert len(records) == 8 and all(r.status == "acknowledged" for r in records)
+
+
+async def test_a_worker_that_died_mid_call_is_recovered_without_a_duplicate(sync, simulator, make_finalized, new_nip):
+    """BKN stored the record, then our worker died before writing the outcome: the record stays
+    "sending" until its lease passes; the next claim notes the interrupted attempt, reads
+    e-Kinerja first and finds the record instead of sending it again."""
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    done = await sync.record_with_status(nip, "acknowledged")
+    async with sync.runtime.session_factory() as s:
+        [row] = (await s.exec(select(SyncRecord).where(SyncRecord.teacher_nip == nip))).all()
+        # Rewind to the moment after BKN stored it: in flight, lease already over.
+        row.status, row.ambiguous, row.ekinerja_record_id = "sending", True, None
+        row.next_attempt_at = row.updated_at.replace(year=2000)
+        s.add(row)
+        await s.commit()
+    async def recovered():
+        record = (await sync.log(nip))["records"][0]
+        return record if record["status"] == "acknowledged" and len(record["attempts"]) == 3 else None
+
+    record = await eventually(recovered)
+    assert [(a["attempt"], a["outcome"]) for a in record["attempts"]] == [
+        (1, "acknowledged"), (1, "interrupted"), (2, "already_stored"),
+    ]
+    assert record["ekinerja_record_id"] == done["ekinerja_record_id"]
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert simulator.records()["calls"]["save"] == 1
