@@ -1,0 +1,3 @@
+from kinerja_planning.bootstrap import main
+
+main()

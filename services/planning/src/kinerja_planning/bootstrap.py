@@ -1,0 +1,89 @@
+"""The composition root: settings, runtime (database, NATS, outbox), routes, and the
+command line (serve, import-roster)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import typer
+from fastapi import FastAPI
+
+from kinerja_shared.auth import Principal
+from kinerja_shared.db import create_tables, make_engine, make_session_factory
+from kinerja_shared.errors import AppError
+from kinerja_shared.messaging.inbox import InboxMessage
+from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.runtime import ServiceRuntime, serve
+from kinerja_shared.uow import UnitOfWorkFactory
+
+from kinerja_planning.adapters.tables import TABLES
+from kinerja_planning.entrypoints import http
+from kinerja_planning.service_layer import roster
+from kinerja_planning.settings import Settings
+
+DESCRIPTION = """Roster (schools, people, who assesses whom), periods and plans (SKP).
+
+A guru submits a plan aligned with Rapor Pendidikan indicators; their assessor (the kepala
+sekolah) agrees it ("disepakati") or returns it with a reason ("dikembalikan"). Every change is
+published through the outbox: `RosterImported`, `PeriodOpened`, `PlanSubmitted`,
+`PlanApproved`, `PlanReturned`. Planning consumes no events yet."""
+
+
+def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, tables=TABLES)
+    app = runtime.http_app(title="Kinerja planning", description=DESCRIPTION, routers=[http.router])
+    return runtime, app
+
+
+async def import_roster_file(settings: Settings, path: Path, imported_by: str) -> roster.ImportResult:
+    """The same use case as the HTTP import, straight against the database. The events wait in
+    the outbox; the running service's relay publishes them."""
+    engine = make_engine(settings.database_url)
+    try:
+        await create_tables(engine, [OutboxMessage.__table__, InboxMessage.__table__, *TABLES])
+        uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
+        principal = Principal(sub=imported_by, role="operator_dinas")
+        return await roster.import_roster(uow, principal, path.read_bytes())
+    finally:
+        await engine.dispose()
+
+
+cli = typer.Typer(help="Kinerja planning service.", add_completion=False, no_args_is_help=False)
+
+
+@cli.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    """With no command: serve HTTP."""
+    if ctx.invoked_subcommand is None:
+        serve_command()
+
+
+@cli.command("serve")
+def serve_command() -> None:
+    """Serve the HTTP API (configured by KINERJA_* environment variables)."""
+    settings = Settings()
+    _, app = build(settings)
+    serve(app, settings)
+
+
+@cli.command("import-roster")
+def import_roster_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="roster CSV"),
+    imported_by: str = typer.Option("cli", help="who is importing (kept in the import record)"),
+) -> None:
+    """Import a roster CSV into the database (all lines or none)."""
+    try:
+        result = asyncio.run(import_roster_file(Settings(), file, imported_by))
+    except AppError as exc:
+        typer.echo(f"{exc.code}: {exc.message}", err=True)
+        for line in exc.details or []:
+            typer.echo(f"  baris {line['line']} (NIP {line['nip'] or '-'}): {'; '.join(line['problems'])}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"import_id": result.import_id, "schools": result.schools, "people": result.people}))
+
+
+def main() -> None:
+    cli()

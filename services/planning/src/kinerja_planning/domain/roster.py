@@ -1,0 +1,261 @@
+"""The roster file (CSV, one row per person) and its rules.
+
+Two passes: :func:`parse_roster` checks each line on its own (identifiers, known values,
+required fields); :func:`check_roster` checks the lines against each other and against the
+people already known (duplicates, who assesses whom, the operator's own school). Every bad
+line is reported with every problem it has, so an operator fixes the file in one go.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kinerja_shared.identifiers import nip_problem, npsn_problem, region_problem
+
+COLUMNS = (
+    "npsn", "school_name", "region_code", "nip", "name", "role",
+    "jabatan", "jenjang", "golongan", "asn_status", "assessor_nip",
+)
+ROLES = ("guru", "kepala_sekolah", "pengawas")
+JENJANG = ("Ahli Pertama", "Ahli Muda", "Ahli Madya", "Ahli Utama")
+ASN_STATUSES = ("PNS", "PPPK", "NON_ASN")
+SCHOOL_ROLES = ("guru", "kepala_sekolah")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    npsn: str | None
+    school_name: str
+    region_code: str
+    nip: str
+    name: str
+    role: str
+    jabatan: str
+    jenjang: str
+    golongan: str
+    asn_status: str
+    assessor_nip: str | None
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    """Someone already in the database (an assessor the file refers to but does not list)."""
+
+    nip: str
+    role: str
+    npsn: str | None
+
+
+@dataclass
+class LineProblems:
+    line: int
+    nip: str
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "nip": self.nip, "problems": self.problems}
+
+
+@dataclass
+class ParsedRoster:
+    rows: list[RosterRow]
+    problems: dict[int, LineProblems]
+    # Every data line's NIP, good or bad: duplicates are found across all of them.
+    nips_by_line: dict[int, str] = field(default_factory=dict)
+
+    def add(self, line: int, nip: str, problem: str) -> None:
+        self.problems.setdefault(line, LineProblems(line, nip)).problems.append(problem)
+
+    def outside_assessor_nips(self) -> set[str]:
+        """Assessors the file names but does not list: they must be in the database."""
+        listed = set(self.nips_by_line.values())
+        return {r.assessor_nip for r in self.rows if r.assessor_nip and r.assessor_nip not in listed}
+
+    def report(self) -> list[dict]:
+        return [self.problems[line].as_dict() for line in sorted(self.problems)]
+
+
+def _canonical(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The allowed spelling of ``value`` (case and surrounding spaces do not matter)."""
+    wanted = value.strip().casefold()
+    return next((a for a in allowed if a.casefold() == wanted), None)
+
+
+def parse_roster(data: bytes) -> ParsedRoster:
+    """Read the CSV and check each line on its own. The header is line 1."""
+    parsed = ParsedRoster(rows=[], problems={})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        parsed.add(1, "", "berkas bukan teks CSV ber-encoding UTF-8")
+        return parsed
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        parsed.add(1, "", "berkas kosong: baris judul kolom tidak ada")
+        return parsed
+    except csv.Error as exc:
+        parsed.add(1, "", f"baris judul tidak dapat dibaca: {exc}")
+        return parsed
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        parsed.add(1, "", f"kolom wajib tidak ada: {', '.join(missing)}")
+        return parsed
+    index = {name: header.index(name) for name in COLUMNS}
+    last_line = reader.line_num
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            parsed.add(last_line + 1, "", f"baris tidak dapat dibaca: {exc}")
+            last_line = reader.line_num
+            continue
+        line, last_line = last_line + 1, reader.line_num  # a record starts after the previous one
+        if not any(v.strip() for v in values):
+            continue  # blank lines are harmless
+        if len(values) != len(header):
+            nip = values[index["nip"]].strip() if len(values) > index["nip"] else ""
+            parsed.add(line, nip, f"jumlah kolom harus {len(header)}, ditemukan {len(values)}")
+            if nip:
+                parsed.nips_by_line[line] = nip
+            continue
+        _parse_line(parsed, line, {name: values[i].strip() for name, i in index.items()})
+    if not parsed.rows and not parsed.problems:
+        parsed.add(1, "", "berkas tidak berisi satu pun baris data")
+    return parsed
+
+
+def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
+    problems: list[str] = []
+    nip = v["nip"]
+    if nip:
+        parsed.nips_by_line[line] = nip
+
+    role = _canonical(v["role"], ROLES) if v["role"] else None
+    if not v["role"]:
+        problems.append("role wajib diisi")
+    elif role is None:
+        problems.append(f"role '{v['role']}' tidak dikenal (guru, kepala_sekolah, pengawas)")
+
+    asn_status = _canonical(v["asn_status"], ASN_STATUSES) if v["asn_status"] else None
+    if not v["asn_status"]:
+        problems.append("asn_status wajib diisi")
+    elif asn_status is None:
+        problems.append(f"asn_status '{v['asn_status']}' tidak dikenal (PNS, PPPK, NON_ASN)")
+
+    if not nip:
+        problems.append("nip wajib diisi")
+    elif problem := nip_problem(nip, pppk=asn_status == "PPPK"):
+        problems.append(problem)
+
+    if not v["name"]:
+        problems.append("name wajib diisi")
+
+    if not v["region_code"]:
+        problems.append("region_code wajib diisi")
+    elif problem := region_problem(v["region_code"]):
+        problems.append(problem)
+
+    jenjang = _canonical(v["jenjang"], JENJANG) if v["jenjang"] else ""
+    if v["jenjang"] and jenjang is None:
+        problems.append(f"jenjang '{v['jenjang']}' tidak dikenal ({', '.join(JENJANG)})")
+    elif not v["jenjang"] and asn_status in ("PNS", "PPPK"):
+        # The jenjang sets the angka kredit coefficient of an ASN teacher.
+        problems.append("jenjang wajib diisi untuk ASN")
+
+    assessor = v["assessor_nip"] or None
+    if role in SCHOOL_ROLES:
+        if not v["npsn"]:
+            problems.append("npsn wajib diisi untuk guru dan kepala sekolah")
+        elif problem := npsn_problem(v["npsn"]):
+            problems.append(problem)
+        if not v["school_name"]:
+            problems.append("school_name wajib diisi untuk guru dan kepala sekolah")
+        if not assessor:
+            problems.append("assessor_nip wajib diisi untuk guru dan kepala sekolah")
+    elif role == "pengawas":
+        if v["npsn"] or v["school_name"]:
+            problems.append("pengawas tidak terikat pada satu sekolah: npsn dan school_name harus kosong")
+        if assessor:
+            problems.append("assessor_nip pengawas harus kosong")
+    if assessor:
+        if problem := nip_problem(assessor, pppk=True):
+            problems.append(f"assessor_nip: {problem}")
+        elif assessor == nip:
+            problems.append("assessor_nip tidak boleh sama dengan nip (menilai diri sendiri)")
+
+    if problems:
+        for problem in problems:
+            parsed.add(line, nip, problem)
+        return
+    parsed.rows.append(
+        RosterRow(
+            line=line, npsn=v["npsn"] or None, school_name=v["school_name"],
+            region_code=v["region_code"], nip=nip, name=v["name"], role=role or "",
+            jabatan=v["jabatan"], jenjang=jenjang or "", golongan=v["golongan"],
+            asn_status=asn_status or "", assessor_nip=assessor,
+        )
+    )
+
+
+def check_roster(
+    parsed: ParsedRoster, known: Mapping[str, KnownPerson], *, only_npsn: str | None = None
+) -> list[dict]:
+    """Check the lines against each other and against ``known`` (people already stored).
+    ``only_npsn``: an operator_sekolah may only import their own school. Returns the report
+    of every bad line (empty when the file can be imported)."""
+    first_line_of: dict[str, int] = {}
+    for line in sorted(parsed.nips_by_line):
+        nip = parsed.nips_by_line[line]
+        if nip in first_line_of:
+            parsed.add(line, nip, f"NIP ganda: sudah ada di baris {first_line_of[nip]}")
+        else:
+            first_line_of[nip] = line
+
+    school_first: dict[str, RosterRow] = {}
+    listed: dict[str, RosterRow] = {}
+    for row in parsed.rows:
+        if first_line_of[row.nip] != row.line:
+            continue  # a duplicate, reported above
+        listed[row.nip] = row
+        if only_npsn is not None and row.npsn != only_npsn:
+            parsed.add(row.line, row.nip, f"baris ini bukan sekolah Anda (NPSN {only_npsn})")
+        if row.npsn:
+            first = school_first.setdefault(row.npsn, row)
+            if (first.school_name, first.region_code) != (row.school_name, row.region_code):
+                parsed.add(
+                    row.line, row.nip,
+                    f"nama sekolah atau kode wilayah NPSN {row.npsn} berbeda dengan baris {first.line}",
+                )
+
+    for row in parsed.rows:
+        if not row.assessor_nip or listed.get(row.nip) is not row:
+            continue
+        if row.assessor_nip in first_line_of and row.assessor_nip not in listed:
+            continue  # the assessor's own line is bad and already reported
+        in_file = listed.get(row.assessor_nip)
+        assessor = (
+            KnownPerson(in_file.nip, in_file.role, in_file.npsn) if in_file else known.get(row.assessor_nip)
+        )
+        if assessor is None:
+            parsed.add(
+                row.line, row.nip,
+                f"assessor_nip {row.assessor_nip} tidak ada di berkas maupun di data yang sudah diimpor",
+            )
+        elif row.role == "guru" and (assessor.role != "kepala_sekolah" or assessor.npsn != row.npsn):
+            parsed.add(
+                row.line, row.nip,
+                f"penilai guru ({row.assessor_nip}) harus kepala sekolah dari sekolah yang sama",
+            )
+        elif row.role == "kepala_sekolah" and assessor.role != "pengawas":
+            parsed.add(
+                row.line, row.nip, f"penilai kepala sekolah ({row.assessor_nip}) harus pengawas sekolah"
+            )
+    return parsed.report()
