@@ -171,11 +171,11 @@ def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
         problems.append("jenjang wajib diisi untuk ASN")
 
     assessor = v["assessor_nip"] or None
+    if v["npsn"] and (problem := npsn_problem(v["npsn"])):
+        problems.append(problem)
     if role in SCHOOL_ROLES:
         if not v["npsn"]:
             problems.append("npsn wajib diisi untuk guru dan kepala sekolah")
-        elif problem := npsn_problem(v["npsn"]):
-            problems.append(problem)
         if not v["school_name"]:
             problems.append("school_name wajib diisi untuk guru dan kepala sekolah")
         if not assessor:
