@@ -31,7 +31,9 @@ async def list_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id:
             .where(Evidence.plan_id == plan_id)
             .order_by(Evidence.uploaded_at, Evidence.evidence_id)  # type: ignore[arg-type]
         )
-        return list(rows.all())
+        found = list(rows.all())
+        uow.session.expunge_all()  # readable after the unit of work closes
+        return found
 
 
 async def get_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, evidence_id: str) -> Evidence:
@@ -42,6 +44,7 @@ async def get_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, evidence_
         plan = await uow.session.get(PlanView, row.plan_id)
         if plan is None or not may_read(caller, plan):
             raise AccessDenied()
+        uow.session.expunge_all()
         return row
 
 

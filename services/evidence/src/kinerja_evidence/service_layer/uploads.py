@@ -43,6 +43,7 @@ async def check_upload_allowed(uow_factory: UnitOfWorkFactory, caller: Caller, p
     async with uow_factory() as uow:
         plan = await get_plan(uow.session, plan_id)
         check_may_upload(caller, plan)
+        uow.session.expunge(plan)  # keep it readable after the unit of work rolls back
         return plan  # type: ignore[return-value]
 
 
@@ -114,6 +115,7 @@ async def upload_evidence(
                 region=plan.region,  # type: ignore[union-attr]
             )
             await uow.commit()
+            uow.session.expunge(row)
     except BaseException:
         await asyncio.shield(_remove_orphan(storage, key))
         raise

@@ -1,0 +1,209 @@
+"""Fixtures: the evidence service running in-process against real NATS JetStream, a real
+database (SQLite, then PostgreSQL) and a real S3 endpoint (moto's server over HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from minio import Minio
+from sqlalchemy import func
+from sqlmodel import select
+
+from kinerja_shared.events import PlanApproved, PlanReturned, PlanSubmitted, make_envelope
+from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.messaging.streams import ensure_streams
+from kinerja_shared.testing.http import bearer, running_app
+
+from kinerja_evidence.adapters.tables import Evidence, PlanView
+from kinerja_evidence.bootstrap import build
+from kinerja_evidence.settings import Settings
+
+
+def new_nip(year: int = 1985) -> str:
+    return f"{year}0312201001{random.choice('12')}{random.randint(0, 999):03d}"
+
+
+def new_npsn() -> str:
+    return f"2{random.randint(0, 9999999):07d}"
+
+
+def new_region() -> str:
+    return f"02{random.randint(1, 9999):04d}"
+
+
+async def wait_for(predicate, timeout: float = 15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@dataclass
+class Plan:
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    assessor_nip: str
+    region: str
+
+
+@dataclass
+class EvidenceHarness:
+    client: httpx.AsyncClient
+    runtime: Any
+    settings: Settings
+    js: Any
+    minio: Minio
+    school_npsn: str = field(default_factory=new_npsn)
+    region: str = field(default_factory=new_region)
+    assessor_nip: str = field(default_factory=lambda: new_nip(1972))
+
+    # -------------------------------------------------------------- planning's events
+    def new_plan(self, teacher_nip: str | None = None) -> Plan:
+        return Plan(
+            plan_id=str(uuid.uuid4()), period_id=f"2026-S1-{uuid.uuid4().hex[:6]}",
+            teacher_nip=teacher_nip or new_nip(), school_npsn=self.school_npsn,
+            assessor_nip=self.assessor_nip, region=self.region,
+        )
+
+    async def publish(self, contract, region: str, *, msg_id: str | None = None, envelope=None):
+        envelope = envelope or make_envelope(
+            contract, producer="planning", region=region, correlation_id=str(uuid.uuid4())
+        )
+        await self.js.publish(
+            envelope.subject(), envelope.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": msg_id or envelope.event_id},
+        )
+        return envelope
+
+    def submitted(self, plan: Plan, revision: int, at: datetime) -> PlanSubmitted:
+        return PlanSubmitted(
+            plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
+            school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
+            indicators=["A.1"], revision=revision, submitted_at=at,
+        )
+
+    def approved(self, plan: Plan, revision: int, at: datetime) -> PlanApproved:
+        return PlanApproved(
+            plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
+            school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
+            indicators=["A.1"], revision=revision, approved_by=plan.assessor_nip, approved_at=at,
+        )
+
+    def returned(self, plan: Plan, revision: int, at: datetime) -> PlanReturned:
+        return PlanReturned(
+            plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
+            school_npsn=plan.school_npsn, revision=revision, reason="lengkapi indikator",
+            returned_by=plan.assessor_nip, returned_at=at,
+        )
+
+    async def plan_view(self, plan_id: str) -> PlanView | None:
+        async with self.runtime.session_factory() as session:
+            return await session.get(PlanView, plan_id)
+
+    async def wait_plan_status(self, plan_id: str, status: str, revision: int | None = None) -> PlanView:
+        async def reached():
+            view = await self.plan_view(plan_id)
+            if view and view.status == status and (revision is None or view.revision == revision):
+                return view
+            return None
+
+        return await wait_for(reached)
+
+    async def approved_plan(self, teacher_nip: str | None = None) -> Plan:
+        """A plan submitted then disepakati, as planning would publish it."""
+        plan = self.new_plan(teacher_nip)
+        now = datetime.now(timezone.utc)
+        await self.publish(self.submitted(plan, 1, now - timedelta(minutes=5)), plan.region)
+        await self.publish(self.approved(plan, 1, now), plan.region)
+        await self.wait_plan_status(plan.plan_id, "approved")
+        return plan
+
+    # -------------------------------------------------------------- callers
+    def guru(self, nip: str) -> dict[str, str]:
+        return bearer("guru", nip=nip, npsn=self.school_npsn)
+
+    def assessor(self) -> dict[str, str]:
+        return bearer("kepala_sekolah", nip=self.assessor_nip, npsn=self.school_npsn)
+
+    async def upload(self, plan_id: str | None, data: bytes | None, name: str = "laporan.pdf",
+                     headers: dict | None = None, declared: str = "application/pdf") -> httpx.Response:
+        form = {"plan_id": plan_id} if plan_id is not None else {}
+        files = {"file": (name, data, declared)} if data is not None else None
+        return await self.client.post("/v1/evidence", data=form, files=files, headers=headers or {})
+
+    # -------------------------------------------------------------- what is stored
+    def objects(self) -> list[str]:
+        return [o.object_name for o in self.minio.list_objects(self.settings.s3_bucket, recursive=True)]
+
+    async def evidence_rows(self) -> list[Evidence]:
+        async with self.runtime.session_factory() as session:
+            return list((await session.exec(select(Evidence))).all())
+
+    async def outbox_count(self) -> int:
+        async with self.runtime.session_factory() as session:
+            return (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
+
+
+def minio_for(s3_endpoint) -> Minio:
+    return Minio(s3_endpoint.endpoint, access_key=s3_endpoint.access_key,
+                 secret_key=s3_endpoint.secret_key, secure=False, region="us-east-1")
+
+
+def settings_for(nats_server, database_url, s3, **overrides) -> Settings:
+    values = dict(
+        database_url=database_url, nats_url=nats_server.url,
+        s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key, s3_secure=False,
+        # A bucket per test: "nothing stored" is then checked on the whole bucket.
+        s3_bucket=f"kinerja-evidence-{uuid.uuid4().hex[:12]}",
+        evidence_max_bytes=256 * 1024,
+        consumer_backoff_base_s=0.05,
+        outbox_poll_interval_s=0.1,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def service_factory(nats_server, database_url, s3_endpoint):
+    """Start the evidence service with these settings overrides (async context manager)."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def start(wait_ready: bool = True, **overrides):
+        settings = settings_for(nats_server, database_url, s3_endpoint, **overrides)
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await ensure_streams(js, settings)
+        runtime, app = build(settings)
+        try:
+            async with running_app(app) as client:
+                harness = EvidenceHarness(client, runtime, settings, js, minio_for(s3_endpoint))
+                if wait_ready:
+                    async def ready():
+                        return (await client.get("/health/ready")).status_code == 200
+                    await wait_for(ready)
+                yield harness
+        finally:
+            await nc.close()
+
+    return start
+
+
+@pytest.fixture
+async def service(service_factory):
+    async with service_factory() as harness:
+        yield harness
