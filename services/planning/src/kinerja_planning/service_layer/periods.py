@@ -69,7 +69,13 @@ async def create_period(
             await uow.commit()
         except IntegrityError as exc:  # created concurrently by someone else
             raise _already_exists(policy, year, semester) from exc
-        return period
+        return _detached(uow, period)
+
+
+def _detached(uow, period: Period) -> Period:
+    # Loaded values stay readable after the unit of work ends (its rollback expires attached rows).
+    uow.session.expunge(period)
+    return period
 
 
 async def _load_for_update(uow, period_id: str) -> Period:
@@ -101,7 +107,7 @@ async def open_period(uow_factory: UnitOfWorkFactory, principal: Principal, peri
                 region=region,
             )
             await uow.commit()
-        return period
+        return _detached(uow, period)
 
 
 async def close_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str) -> Period:
@@ -113,7 +119,7 @@ async def close_period(uow_factory: UnitOfWorkFactory, principal: Principal, per
             period.closed_at = datetime.now(timezone.utc)
             uow.session.add(period)
             await uow.commit()
-        return period
+        return _detached(uow, period)
 
 
 async def get_period(uow_factory: UnitOfWorkFactory, period_id: str) -> Period:
@@ -121,7 +127,7 @@ async def get_period(uow_factory: UnitOfWorkFactory, period_id: str) -> Period:
         period = await uow.session.get(Period, period_id)
         if period is None:
             raise not_found(period_id)
-        return period
+        return _detached(uow, period)
 
 
 async def list_periods(uow_factory: UnitOfWorkFactory) -> list[Period]:
@@ -129,4 +135,4 @@ async def list_periods(uow_factory: UnitOfWorkFactory) -> list[Period]:
         rows = await uow.session.exec(
             select(Period).order_by(Period.year.desc(), Period.semester, Period.policy)  # type: ignore[union-attr]
         )
-        return list(rows.all())
+        return [_detached(uow, p) for p in rows.all()]

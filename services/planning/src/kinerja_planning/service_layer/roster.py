@@ -180,4 +180,5 @@ async def school_people(uow_factory: UnitOfWorkFactory, principal: Principal, np
                 f"No school with NPSN {npsn}.",
             )
         people = (await uow.session.exec(select(Person).where(Person.npsn == npsn))).all()
+        uow.session.expunge_all()  # plain values for the caller after the unit of work ends
         return school, _ordered(people)
