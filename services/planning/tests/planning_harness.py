@@ -146,6 +146,9 @@ class Planning:
             for t in (School, Person, RosterImport, Period, PlanRow, OutboxMessage)
         }
 
+    async def count_outbox(self) -> int:
+        return await self.count(OutboxMessage)
+
     async def outbox(self) -> list[OutboxMessage]:
         async with self.runtime.session_factory() as session:
             return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())
