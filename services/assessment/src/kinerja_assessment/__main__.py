@@ -1,0 +1,3 @@
+from kinerja_assessment.bootstrap import main
+
+main()
