@@ -118,7 +118,11 @@ def clean_file_name(raw: str | None) -> str:
     characters with the extension kept. It is never used as an object key."""
     name = unicodedata.normalize("NFC", raw or "")
     name = re.split(r"[/\\]", name)[-1]
-    name = "".join(" " if ch in _BLANKS else ch for ch in name if ch in _BLANKS or unicodedata.category(ch)[0] != "C")
+    name = "".join(
+        " " if ch in _BLANKS else ch
+        for ch in name
+        if ch in _BLANKS or unicodedata.category(ch)[0] != "C"
+    )
     name = " ".join(name.split())  # collapse whitespace runs, trim the ends
     if not name.strip("."):
         return DEFAULT_FILE_NAME
