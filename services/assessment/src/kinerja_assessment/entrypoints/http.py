@@ -16,8 +16,8 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 
 class RatingsBody(BaseModel):
     # Typed loosely on purpose: the domain answers a wrong value with "rating_tidak_valid".
-    rating_hasil_kerja: Any = Field(description="DI_ATAS, SESUAI or DI_BAWAH")
-    rating_perilaku_kerja: Any = Field(description="DI_ATAS, SESUAI or DI_BAWAH")
+    rating_hasil_kerja: Any = Field(None, description="DI_ATAS, SESUAI or DI_BAWAH")
+    rating_perilaku_kerja: Any = Field(None, description="DI_ATAS, SESUAI or DI_BAWAH")
     reason: str | None = Field(None, max_length=4000, description="the assessor's written reason")
 
 

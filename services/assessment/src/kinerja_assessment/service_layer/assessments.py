@@ -44,6 +44,13 @@ async def _load(uow: UnitOfWork, assessment_id: str) -> Assessment:
     return row
 
 
+async def _assessor_of_record(uow: UnitOfWork, a: Assessment) -> str | None:
+    """The roster decides who assesses (a new kepala sekolah takes over open assessments);
+    the plan's assessor only stands in while the teacher is unknown."""
+    teacher = await uow.session.get(RosterPerson, a.teacher_nip)
+    return teacher.assessor_nip if teacher is not None else a.assessor_nip
+
+
 def _denied() -> Forbidden:
     return Forbidden("akses_ditolak", "Anda tidak berhak melihat penilaian ini.", "You may not see this assessment.")
 
@@ -131,7 +138,7 @@ async def record_ratings(
     perilaku = parse_rating(rating_perilaku_kerja, "rating_perilaku_kerja")
     async with uow_factory() as uow:
         a = await _load(uow, assessment_id)
-        rules.ensure_assessor(a.assessor_nip, principal.nip)
+        rules.ensure_assessor(await _assessor_of_record(uow, a), principal.nip)
         rules.ensure_open(a.status)
         a.rating_hasil_kerja, a.rating_perilaku_kerja = hasil.value, perilaku.value
         a.rating_reason = (reason or "").strip() or None
@@ -153,11 +160,11 @@ def _person_ref(person: RosterPerson) -> PersonRef:
 async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
         a = await _load(uow, assessment_id)
-        rules.ensure_assessor(a.assessor_nip, principal.nip)
+        rules.ensure_assessor(await _assessor_of_record(uow, a), principal.nip)
         rules.ensure_open(a.status)
         ratings = rules.ratings_to_finalize(a.rating_hasil_kerja, a.rating_perilaku_kerja)
         teacher = await uow.session.get(RosterPerson, a.teacher_nip)
-        assessor = await uow.session.get(RosterPerson, a.assessor_nip)
+        assessor = await uow.session.get(RosterPerson, principal.nip)
         period = await uow.session.get(PeriodView, a.period_id)
         if teacher is None or assessor is None or period is None:
             # The read model lags behind (the roster or period event is still on its way).
@@ -168,6 +175,7 @@ async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessm
             )
         now = datetime.now(timezone.utc)
         a.status, a.finalized_at, a.updated_at = rules.FINAL, now, now
+        a.assessor_nip = assessor.nip  # the assessor who signed it, as sent to e-Kinerja
         uow.session.add(a)
         predikat: Predikat = ratings.predikat
         uow.publish(
@@ -182,7 +190,8 @@ async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessm
                 school_npsn=a.school_npsn,
                 teacher=_person_ref(teacher),
                 assessor=_person_ref(assessor),
-                assessor_unit=assessor.school_name or "Dinas Pendidikan",
+                # The unit the assessment belongs to: the teacher's school.
+                assessor_unit=teacher.school_name or assessor.school_name,
                 rating_hasil_kerja=ratings.hasil_kerja.value,
                 rating_perilaku_kerja=ratings.perilaku_kerja.value,
                 predikat=predikat.value,

@@ -31,6 +31,14 @@ async def apply_roster(uow: UnitOfWork, event: RosterImported) -> None:
         elif row.region == "000000":
             row.region = event.school.region
         uow.session.add(row)
+        # A new assessor of record (e.g. a new kepala sekolah) takes over the open assessments.
+        open_ones = await uow.session.exec(
+            select(Assessment).where(Assessment.teacher_nip == person.nip, Assessment.status == "open")
+        )
+        for assessment in open_ones.all():
+            if person.assessor_nip and assessment.assessor_nip != person.assessor_nip:
+                assessment.assessor_nip = person.assessor_nip
+                uow.session.add(assessment)
 
 
 async def apply_period(uow: UnitOfWork, event: PeriodOpened) -> None:
