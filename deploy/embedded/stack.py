@@ -162,11 +162,10 @@ class Stack:
         """The AsyncAPI page of the event catalog (docs/asyncapi.yaml rendered by FastStream)."""
         from faststream.specification.asyncapi.site import get_asyncapi_html
 
-        from kinerja_shared.catalog import build_spec
+        from kinerja_shared.catalog import build_spec, render
 
-        spec = build_spec().to_specification()
-        html = get_asyncapi_html(spec).encode()
-        yaml_doc = spec.to_yaml().encode()
+        html = get_asyncapi_html(build_spec().to_specification()).encode()
+        yaml_doc = render().encode()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
