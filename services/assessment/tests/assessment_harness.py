@@ -1,0 +1,103 @@
+"""Test support: the assessment service in-process against real NATS JetStream and a real
+database (SQLite, then PostgreSQL), and the planning/evidence events it consumes, published to
+the streams as envelopes with fresh Nats-Msg-Ids (a unique module name: every service's tests
+share one pytest session)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+from sqlmodel import select
+
+from kinerja_shared.events import (
+    EvidenceUploaded,
+    PeriodOpened,
+    PersonRef,
+    PlanApproved,
+    RosterImported,
+    SchoolRef,
+    make_envelope,
+)
+from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.testing.http import bearer
+
+NPSN, REGION = "20212345", "020500"
+KS, GURU, GURU2 = "197204151998022001", "198503122010012001", "198711052011011002"
+KS_AUTH = bearer("kepala_sekolah", nip=KS, npsn=NPSN)
+
+
+def roster(assessor_of_guru: str = KS, extra: tuple[PersonRef, ...] = ()) -> RosterImported:
+    return RosterImported(
+        import_id=str(uuid.uuid4()),
+        school=SchoolRef(npsn=NPSN, name="SD Negeri 1 Cibinong", region=REGION),
+        people=[
+            PersonRef(nip=KS, name="Siti Rahmawati", role="kepala_sekolah", jabatan="Kepala Sekolah",
+                      jenjang="Ahli Madya", golongan="IV/a", assessor_nip="196805141993031002"),
+            PersonRef(nip=GURU, name="Dewi Lestari", role="guru", jabatan="Guru Kelas",
+                      jenjang="Ahli Muda", golongan="III/c", assessor_nip=assessor_of_guru),
+            PersonRef(nip=GURU2, name="Agus Salim", role="guru", jabatan="Guru Kelas",
+                      jenjang="Ahli Pertama", golongan="III/b", assessor_nip=KS),
+            *extra,
+        ],
+    )
+
+
+def period(period_id: str) -> PeriodOpened:
+    return PeriodOpened(period_id=period_id, policy="pmm-2024", year=2026, semester=1, name="Semester 1 2026",
+                        starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6)
+
+
+def approved(plan_id: str, period_id: str, nip: str = GURU) -> PlanApproved:
+    return PlanApproved(plan_id=plan_id, period_id=period_id, teacher_nip=nip, school_npsn=NPSN,
+                        assessor_nip=KS, indicators=["A.1"], revision=1, approved_by=KS,
+                        approved_at=datetime.now(timezone.utc))
+
+
+def uploaded(plan_id: str, period_id: str, evidence_id: str | None = None) -> EvidenceUploaded:
+    return EvidenceUploaded(evidence_id=evidence_id or str(uuid.uuid4()), plan_id=plan_id, period_id=period_id,
+                            teacher_nip=GURU, school_npsn=NPSN, sha256="a" * 64, size_bytes=10,
+                            content_type="application/pdf", file_name="x.pdf",
+                            uploaded_at=datetime.now(timezone.utc))
+
+
+async def publish(js, contract, msg_id: str | None = None):
+    envelope = make_envelope(contract, producer="test", region=REGION, correlation_id="test-corr")
+    await js.publish(envelope.subject(), envelope.model_dump_json().encode(),
+                     headers={"Nats-Msg-Id": msg_id or envelope.event_id})
+    return envelope
+
+
+async def eventually(fetch, timeout: float = 15.0):
+    for _ in range(int(timeout / 0.1)):
+        value = await fetch()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+async def assessment_for(client, plan_id, evidence: int = 0):
+    async def fetch():
+        r = await client.get("/v1/assessments", params={"plan_id": plan_id}, headers=KS_AUTH)
+        found = r.json()["assessments"]
+        return found[0] if found and found[0]["evidence_count"] >= evidence else None
+    return await eventually(fetch)
+
+
+async def outbox(runtime):
+    async with runtime.session_factory() as s:
+        return (await s.exec(select(OutboxMessage))).all()
+
+
+async def open_assessments(runtime, client, js, *teachers: str) -> tuple[str, list[dict]]:
+    """Roster, period and one approved plan per teacher through the streams; returns the period
+    id and the opened assessments (in the order of the teachers)."""
+    period_id = str(uuid.uuid4())
+    await publish(js, roster())
+    await publish(js, period(period_id))
+    plans = [str(uuid.uuid4()) for _ in teachers]
+    for plan_id, nip in zip(plans, teachers):
+        await publish(js, approved(plan_id, period_id, nip))
+    return period_id, [await assessment_for(client, plan_id) for plan_id in plans]
