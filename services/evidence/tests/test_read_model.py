@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from kinerja_shared.events import make_envelope
 
 
 async def test_out_of_order_and_duplicate_plan_events_end_in_the_latest_state(service):

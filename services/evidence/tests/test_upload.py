@@ -5,7 +5,6 @@ nothing anywhere (no object, no row, no outbox event)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 

@@ -19,7 +19,7 @@ from sqlalchemy.schema import Table
 
 from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
 from kinerja_shared.events.envelope import EventContract
-from kinerja_shared.http import install_conventions
+from kinerja_shared.http import ReadinessCheck, install_conventions
 from kinerja_shared.logging import configure_logging, get_logger
 from kinerja_shared.messaging.consumer import EventConsumer, Handler
 from kinerja_shared.messaging.inbox import InboxMessage
@@ -64,6 +64,11 @@ class ServiceRuntime:
         self.tables = [OutboxMessage.__table__, InboxMessage.__table__, *tables]
         self.consumers: list[EventConsumer] = []
         self.background: list[BackgroundTask] = []
+        # What /health/ready checks; a service adds its own (e.g. object storage).
+        self.readiness: dict[str, ReadinessCheck] = {
+            "database": self.check_database,
+            "nats": self.check_nats,
+        }
         self._tasks: list[asyncio.Task] = []
 
     def add_consumer(
@@ -76,6 +81,9 @@ class ServiceRuntime:
 
     def add_background(self, task: BackgroundTask) -> None:
         self.background.append(task)
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        self.readiness[name] = check
 
     async def start(self) -> None:
         await create_tables(self.engine, self.tables)
@@ -136,9 +144,7 @@ class ServiceRuntime:
         app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
         app.state.settings = self.settings
         app.state.runtime = self
-        install_conventions(
-            app, readiness={"database": self.check_database, "nats": self.check_nats}
-        )
+        install_conventions(app, readiness=self.readiness)
         for router in routers:
             app.include_router(router)
         return app

@@ -27,18 +27,11 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
     # The store may start after us: create the bucket in the background; readiness waits for it.
     runtime.add_background(storage.keep_trying_to_ensure_bucket)
+    runtime.add_readiness_check("object_storage", storage.check)
     app = runtime.http_app(
         title="Kinerja evidence", description=DESCRIPTION, routers=[http.router]
     )
     app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings)
-    http.install_readiness(
-        app,
-        {
-            "database": runtime.check_database,
-            "nats": runtime.check_nats,
-            "object_storage": storage.check,
-        },
-    )
     return runtime, app
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from kinerja_shared.auth import CurrentPrincipal
-from kinerja_shared.http import ReadinessCheck
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.storage import ObjectStorage
@@ -138,31 +137,3 @@ def _view(row: Evidence) -> dict:
         "file_name": row.file_name,
         "uploaded_at": as_utc(row.uploaded_at).isoformat(),
     }
-
-
-def install_readiness(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """Readiness with an object-storage check beside database and NATS. The shared runtime
-    offers no way to add a check, so its /health/ready route is replaced by this one (same
-    answer shape)."""
-    app.router.routes[:] = [
-        r for r in app.router.routes if getattr(r, "path", None) != "/health/ready"
-    ]
-
-    @app.get(
-        "/health/ready", tags=["health"],
-        summary="Readiness: database, NATS and object storage (bucket) reachable",
-    )
-    async def ready() -> Response:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:
-                ok = False
-                results[name] = f"gagal: {type(exc).__name__}"
-        return JSONResponse(
-            {"status": "ok" if ok else "tidak_siap", "checks": results},
-            status_code=200 if ok else 503,
-        )
