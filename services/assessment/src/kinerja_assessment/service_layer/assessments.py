@@ -55,8 +55,10 @@ def _denied() -> Forbidden:
     return Forbidden("akses_ditolak", "Anda tidak berhak melihat penilaian ini.", "You may not see this assessment.")
 
 
-async def view(uow: UnitOfWork, a: Assessment) -> dict:
-    teacher = await uow.session.get(RosterPerson, a.teacher_nip)
+async def view(uow: UnitOfWork, a: Assessment, names: dict[str, str] | None = None) -> dict:
+    if names is None:
+        teacher = await uow.session.get(RosterPerson, a.teacher_nip)
+        names = {a.teacher_nip: teacher.name} if teacher else {}
     predikat = (
         predikat_for(Rating(a.rating_hasil_kerja), Rating(a.rating_perilaku_kerja))
         if a.rating_hasil_kerja and a.rating_perilaku_kerja
@@ -68,7 +70,7 @@ async def view(uow: UnitOfWork, a: Assessment) -> dict:
         "plan_id": a.plan_id,
         "period_id": a.period_id,
         "teacher_nip": a.teacher_nip,
-        "teacher_name": teacher.name if teacher else "",
+        "teacher_name": names.get(a.teacher_nip, ""),
         "school_npsn": a.school_npsn,
         "assessor_nip": a.assessor_nip,
         "status": a.status,
@@ -114,7 +116,12 @@ async def list_assessments(
                 query = query.where(column == value)
         query = query.order_by(Assessment.school_npsn, Assessment.teacher_nip).offset(offset).limit(limit)
         rows = [a for a in (await uow.session.exec(query)).all() if can_read(principal, a)]
-        return {"assessments": [await view(uow, a) for a in rows]}
+        # One query for the teachers' names instead of one per row.
+        people = await uow.session.exec(
+            select(RosterPerson).where(RosterPerson.nip.in_({a.teacher_nip for a in rows}))
+        )
+        names = {p.nip: p.name for p in people.all()}
+        return {"assessments": [await view(uow, a, names) for a in rows]}
 
 
 async def get_assessment(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
