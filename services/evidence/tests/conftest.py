@@ -21,6 +21,7 @@ from kinerja_shared.events import PlanApproved, PlanReturned, PlanSubmitted, mak
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.wait import eventually as wait_for
 
 from kinerja_evidence.adapters.tables import Evidence, PlanView
 from kinerja_evidence.bootstrap import build
@@ -39,14 +40,6 @@ def new_region() -> str:
     return f"02{random.randint(1, 9999):04d}"
 
 
-async def wait_for(predicate, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @dataclass

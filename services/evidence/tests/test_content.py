@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import samples  # noqa: E402
+import evidence_samples as samples  # noqa: E402
 
 from kinerja_evidence.domain.content import (  # noqa: E402
     DOCX,

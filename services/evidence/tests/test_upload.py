@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).parent))
-import samples  # noqa: E402
+import evidence_samples as samples  # noqa: E402
+from kinerja_shared.testing.wait import eventually as wait_for  # noqa: E402
 
 
 async def _sent_outbox_row(service):
@@ -26,8 +27,6 @@ async def _sent_outbox_row(service):
 
 
 async def test_upload_stores_the_object_the_row_and_the_event(service):
-    from conftest import wait_for  # noqa: PLC0415 (importlib mode: conftest is on sys.path here)
-
     plan = await service.approved_plan()
     data = samples.PDF + b"%" + b"x" * 4000 + b"\n"
     response = await service.upload(
