@@ -19,6 +19,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_streams
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.wait import eventually as wait_for
 
 
 class AppliedPeriod(SQLModel, table=True):
@@ -32,16 +33,6 @@ def period(pid: str = "p1") -> PeriodOpened:
         period_id=pid, policy="pmm-2024", year=2026, semester=1, name="Semester 1 2026",
         starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6,
     )
-
-
-async def wait_for(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

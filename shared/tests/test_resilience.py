@@ -14,6 +14,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ConsumerSpec
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.wait import eventually
 
 
 class SeenPeriod(SQLModel, table=True):
@@ -25,14 +26,6 @@ class SeenPeriod(SQLModel, table=True):
 def period(pid: str) -> PeriodOpened:
     return PeriodOpened(period_id=pid, policy="pmm-2024", year=2026, semester=1, name="S1",
                         starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6)
-
-
-async def eventually(check, timeout=20.0):
-    for _ in range(int(timeout / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 async def test_outbox_keeps_events_while_nats_is_down_and_publishes_them_after(nats_factory, tmp_path):

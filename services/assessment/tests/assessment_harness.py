@@ -5,7 +5,6 @@ share one pytest session)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timezone
 
@@ -22,6 +21,7 @@ from kinerja_shared.events import (
 )
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.testing.http import bearer
+from kinerja_shared.testing.wait import eventually
 
 NPSN, REGION = "20212345", "020500"
 KS, GURU, GURU2 = "197204151998022001", "198503122010012001", "198711052011011002"
@@ -67,15 +67,6 @@ async def publish(js, contract, msg_id: str | None = None):
     await js.publish(envelope.subject(), envelope.model_dump_json().encode(),
                      headers={"Nats-Msg-Id": msg_id or envelope.event_id})
     return envelope
-
-
-async def eventually(fetch, timeout: float = 15.0):
-    for _ in range(int(timeout / 0.1)):
-        value = await fetch()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 async def assessment_for(client, plan_id, evidence: int = 0):

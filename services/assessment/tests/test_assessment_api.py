@@ -19,7 +19,7 @@ from kinerja_shared.testing.http import bearer
 from kinerja_shared.testing.servers import free_port
 
 from assessment_harness import (
-    GURU, GURU2, KS, KS_AUTH, NPSN, assessment_for, eventually, open_assessments, outbox,
+    GURU, GURU2, KS_AUTH, NPSN, assessment_for, eventually, open_assessments, outbox,
     publish, roster,
 )
 

@@ -20,22 +20,12 @@ from kinerja_ekinerja_sync.settings import Settings
 from kinerja_shared.events import PersonRef, make_envelope
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.wait import eventually
 
 NPSN = "20212345"
 OTHER_NPSN = "20299999"
 REGION = "020500"
 DINAS = bearer("dinas", region=REGION)
-
-
-async def eventually(fn, timeout: float = 20.0, what: str = "condition"):
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not met in {timeout}s (last: {last!r})")
 
 
 class SyncService:

@@ -3,7 +3,6 @@ database (SQLite, then PostgreSQL) and a real S3 endpoint (moto's server over HT
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field

@@ -3,9 +3,9 @@ JetStream: late, duplicated and out-of-order events end in the right state."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
+from kinerja_shared.testing.wait import eventually
 
 
 async def test_out_of_order_and_duplicate_plan_events_end_in_the_latest_state(service):
@@ -51,7 +51,7 @@ async def test_a_returned_plan_is_not_uploadable_and_a_later_approval_makes_it_s
         v = await service.plan_view(plan.plan_id)
         return v if v.assessor_nip else None
 
-    view = await _wait(assessor_known)
+    view = await eventually(assessor_known)
     assert (view.status, view.assessor_nip) == ("returned", plan.assessor_nip)
 
     guru = service.guru(plan.teacher_nip)
@@ -79,12 +79,3 @@ async def test_same_revision_events_are_ordered_by_when_they_happened(service):
     await service.wait_plan_status(marker.plan_id, "approved")
     assert (await service.plan_view(plan.plan_id)).status == "approved"
 
-
-async def _wait(predicate, timeout=15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")

@@ -4,7 +4,6 @@ shared by the session, so tests use fresh NIPs/NPSNs and pick their own events b
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from kinerja_shared.testing.http import bearer, running_app
 from kinerja_planning.adapters.tables import Period, Person, PlanRow, RosterImport, School
 from kinerja_planning.bootstrap import build
 from kinerja_planning.settings import Settings
+from kinerja_shared.testing.wait import eventually as wait_for
 
 HEADER = "npsn,school_name,region_code,nip,name,role,jabatan,jenjang,golongan,asn_status,assessor_nip"
 
@@ -84,16 +84,6 @@ class SampleSchool:
 
 def dinas(region: str | None = None) -> dict[str, str]:
     return bearer("dinas", region=region)
-
-
-async def wait_for(predicate, timeout: float = 15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @dataclass

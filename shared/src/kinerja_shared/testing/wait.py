@@ -9,13 +9,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(predicate: Callable[[], Awaitable[T]], timeout: float = 15.0, interval: float = 0.05) -> T:
+async def eventually(
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float = 15.0,
+    what: str = "condition",
+    interval: float = 0.05,
+) -> T:
     """Await ``predicate()`` until it returns something truthy; fail the test after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    last = None
     while loop.time() < deadline:
-        result = await predicate()
-        if result:
-            return result
+        last = await predicate()
+        if last:
+            return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
