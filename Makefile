@@ -5,7 +5,7 @@ UV := $(BOOT)/uv
 VENV := .venv/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install run demo test test-fast asyncapi bench clean
+.PHONY: install run demo test test-fast asyncapi docs clean
 
 install: .venv/.installed
 
@@ -31,6 +31,9 @@ test-fast: install
 
 asyncapi: install
 	$(VENV)/python -m kinerja_shared.catalog docs/asyncapi.yaml
+
+docs: asyncapi
+	$(VENV)/python tests/contract/openapi_docs.py
 
 clean:
 	rm -rf .venv .bootstrap data .run

@@ -95,3 +95,12 @@ def test_every_contract_is_in_the_baseline():
     baseline = json.loads(snapshot.BASELINE.read_text())
     missing = sorted(set(snapshot.current_schemas()) - set(baseline))
     assert missing == [], f"new contracts not in the baseline: run tests/contract/snapshot.py: {missing}"
+
+
+def test_committed_openapi_documents_are_current():
+    spec = importlib.util.spec_from_file_location("openapi_docs", Path(__file__).with_name("openapi_docs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, text in module.documents().items():
+        committed = (ROOT / "docs" / "openapi" / f"{name}.json").read_text()
+        assert committed == text, f"docs/openapi/{name}.json is stale: run `make docs` and commit"
