@@ -157,7 +157,9 @@ class SemesterResult:
         return "\n".join(lines)
 
 
-def run_semester(stack, out: Callable[[str], None] = print, year: int | None = None) -> SemesterResult:
+def run_semester(
+    stack, out: Callable[[str], None] = print, year: int | None = None, sync_timeout: float = 60
+) -> SemesterResult:
     planning, evidence = stack.url("planning"), stack.url("evidence")
     assessment, sync = stack.url("assessment"), stack.url("ekinerja-sync")
     ks = principal()
@@ -244,7 +246,7 @@ def run_semester(stack, out: Callable[[str], None] = print, year: int | None = N
             return all(r.ekinerja_status == "acknowledged" for r in result.rows)
 
         try:
-            eventually(all_synced, "e-Kinerja sync", timeout=60)
+            eventually(all_synced, "e-Kinerja sync", timeout=sync_timeout)
         except TimeoutError as exc:
             out(f"warning: {exc}")
     out("")

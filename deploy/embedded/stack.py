@@ -68,6 +68,7 @@ class Stack:
         self.database = database
         self.logs = self.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
+        self._commands: dict[str, tuple[str, dict[str, str]]] = {}
         self.nats: NatsServer | None = None
         self.s3: MotoS3Server | None = None
         self._pg_databases: list[str] = []
@@ -135,6 +136,7 @@ class Stack:
 
     def _spawn(self, script: str, env: dict[str, str], log_name: str | None = None) -> None:
         name = log_name or script
+        self._commands[name] = (script, env)
         log = open(self.logs / f"{name}.log", "ab")
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.processes[name] = subprocess.Popen(
@@ -186,6 +188,13 @@ class Stack:
         process = self.processes[name]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+    def start_again(self, name: str) -> None:
+        """Start a killed service again with the same settings (and database)."""
+        script, env = self._commands[name]
+        self._spawn(script, env, log_name=name)
+        if name in SERVICES:
+            self._wait_ready(name)
 
     def stop(self) -> None:
         for name, process in reversed(list(self.processes.items())):

@@ -5,6 +5,7 @@ the event stream. Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from collections import Counter
 
@@ -98,3 +99,30 @@ def test_one_semester_from_plan_to_ekinerja(stack):
                       headers=auth("guru", nip=second, npsn=NPSN), timeout=10)
     assert other.status_code == 403
     assert other.json()["error"]["code"]
+
+
+def test_results_finalized_while_ekinerja_sync_is_down_arrive_exactly_once(tmp_path):
+    """Kill ekinerja-sync (SIGKILL) before the assessments are finalized, finalize them all,
+    start it again: every result reaches e-Kinerja exactly once."""
+    s = Stack(tmp_path, Ports.free())
+    s.start()
+    try:
+        s.kill("ekinerja-sync")
+        result = run_semester(s, out=lambda _line: None, sync_timeout=3)
+        assert result.mirrored == 0  # nothing could be mirrored while the service was down
+        s.start_again("ekinerja-sync")
+
+        def mirrored():
+            r = httpx.get(f"{s.url('ekinerja-sync')}/v1/sync-log/schools/{NPSN}", headers=auth("dinas"), timeout=10)
+            records = r.json()["records"]
+            return len(records) == 6 and all(x["status"] == "acknowledged" for x in records)
+
+        deadline = time.monotonic() + 60
+        while not mirrored():
+            assert time.monotonic() < deadline, "results not mirrored after the restart"
+            time.sleep(0.3)
+        records = httpx.get(f"{s.simulator_url}/simulator/records", timeout=10).json()
+        assert records["count"] == 6
+        assert sorted(records["count_by_nip_period"].values()) == [1] * 6
+    finally:
+        s.stop()
