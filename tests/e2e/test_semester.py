@@ -126,3 +126,20 @@ def test_results_finalized_while_ekinerja_sync_is_down_arrive_exactly_once(tmp_p
         assert sorted(records["count_by_nip_period"].values()) == [1] * 6
     finally:
         s.stop()
+
+
+def test_services_ride_out_a_nats_restart(tmp_path):
+    """NATS is killed and started again (same store) after the stack is up: the services
+    reconnect on their own and the whole semester still ends in e-Kinerja."""
+    s = Stack(tmp_path, Ports.free())
+    s.start()
+    try:
+        s.nats.kill()
+        time.sleep(2)
+        s.nats.start()
+        result = run_semester(s, out=lambda _line: None)
+        assert result.ok, result.table()
+        records = httpx.get(f"{s.simulator_url}/simulator/records", timeout=10).json()
+        assert records["count"] == 6
+    finally:
+        s.stop()
