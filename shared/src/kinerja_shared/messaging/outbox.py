@@ -13,6 +13,7 @@ so two relays never publish the same rows at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -93,10 +94,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _run(self) -> None:
@@ -112,10 +111,9 @@ class OutboxRelay:
                 published = 0
                 backoff = min(backoff * 2, 10.0)
             if published < self._batch_size:
-                try:
+                # Sleep until the next poll, or until a commit in this process wakes us.
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
