@@ -102,6 +102,11 @@ class Planning:
             headers={"Content-Type": "text/csv", **(headers or dinas())},
         )
 
+    async def import_csv_bytes(self, data: bytes, headers: dict | None = None) -> httpx.Response:
+        return await self.client.post(
+            "/v1/roster/imports", content=data, headers={"Content-Type": "text/csv", **(headers or dinas())}
+        )
+
     async def open_period(self, region: str | None = None, year: int = 2026, semester: int = 1) -> dict:
         created = await self.client.post(
             "/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": semester}, headers=dinas()

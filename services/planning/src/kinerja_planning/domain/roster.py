@@ -85,13 +85,29 @@ def _canonical(value: str, allowed: tuple[str, ...]) -> str | None:
     return next((a for a in allowed if a.casefold() == wanted), None)
 
 
+def decode_roster(data: bytes) -> str | None:
+    """Dapodik exports come as UTF-8 (often with a BOM) or Windows-1252 (Excel on Windows).
+    UTF-8 is tried first: a Windows-1252 file with any byte above 0x7F is almost never valid
+    UTF-8, so the order decides correctly. None for binary data (NUL bytes, or bytes that
+    Windows-1252 leaves undefined)."""
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
 def parse_roster(data: bytes) -> ParsedRoster:
     """Read the CSV and check each line on its own. The header is line 1."""
     parsed = ParsedRoster(rows=[], problems={})
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        parsed.add(1, "", "berkas bukan teks CSV ber-encoding UTF-8")
+    text = decode_roster(data)
+    if text is None:
+        parsed.add(1, "", "berkas bukan teks CSV (encoding yang diterima: UTF-8, UTF-8 dengan BOM, Windows-1252)")
         return parsed
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

@@ -52,6 +52,11 @@ class ImportOut(BaseModel):
     import_id: str
     schools: int
     people: int
+    added: int = Field(0, description="people new to the roster")
+    changed: int = Field(0, description="people whose data changed, same school")
+    moved: int = Field(0, description="people who moved school")
+    unchanged: int = Field(0, description="lines identical to the stored roster (nothing written)")
+    published_schools: int = Field(0, description="schools whose RosterImported snapshot was published")
 
 
 async def _read_limited(chunks, limit: int) -> bytes:
@@ -132,7 +137,11 @@ async def import_roster(request: Request, principal: CurrentPrincipal) -> Import
     principal.require_role(*roster.IMPORT_ROLES)
     data = await _roster_bytes(request)
     result = await roster.import_roster(_uow(request), principal, data)
-    return ImportOut(import_id=result.import_id, schools=result.schools, people=result.people)
+    return ImportOut(
+        import_id=result.import_id, schools=result.schools, people=result.people, added=result.added,
+        changed=result.changed, moved=result.moved, unchanged=result.unchanged,
+        published_schools=result.published_schools,
+    )
 
 
 class PersonOut(BaseModel):

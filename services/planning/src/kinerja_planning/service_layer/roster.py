@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,22 @@ class ImportResult:
     import_id: str
     schools: int
     people: int
+    # What the file changed against what was stored: only these are published.
+    added: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    published_schools: int = 0
+
+
+@dataclass
+class _Changes:
+    added: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    schools: set[str] = field(default_factory=set)  # NPSNs whose published roster changed
+    pengawas: set[str] = field(default_factory=set)  # changed pengawas: their KS's schools change too
 
 
 def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
@@ -75,13 +91,12 @@ async def import_roster(uow_factory: UnitOfWorkFactory, principal: Principal, da
                 details=report,
             )
         now = datetime.now(timezone.utc)
-        await _upsert(session, parsed.rows, now)
+        changes = await _upsert(session, parsed.rows, now)
         await session.flush()
 
-        school_npsns = {r.npsn for r in parsed.rows if r.npsn}
+        school_npsns = set(changes.schools)
         # A changed pengawas also changes the roster of every school whose kepala sekolah they assess.
-        pengawas = [r.nip for r in parsed.rows if r.role == "pengawas"]
-        for chunk in _chunks(pengawas):
+        for chunk in _chunks(changes.pengawas):
             assessed = await session.exec(
                 select(Person.npsn).where(
                     col(Person.assessor_nip).in_(chunk), Person.role == "kepala_sekolah"
@@ -107,30 +122,69 @@ async def import_roster(uow_factory: UnitOfWorkFactory, principal: Principal, da
                 "Roster yang sama sedang diimpor bersamaan; coba lagi.",
                 "A concurrent import touched the same people; try again.",
             ) from exc
-    return ImportResult(import_id, len({r.npsn for r in parsed.rows if r.npsn}), len(parsed.rows))
+    return ImportResult(
+        import_id, len({r.npsn for r in parsed.rows if r.npsn}), len(parsed.rows),
+        added=changes.added, changed=changes.changed, moved=changes.moved,
+        unchanged=changes.unchanged, published_schools=len(school_npsns),
+    )
 
 
-async def _upsert(session: AsyncSession, rows: list[RosterRow], now: datetime) -> None:
+# The fields of a person the file sets; equal values mean the line changes nothing.
+_PERSON_FIELDS = ("name", "role", "jabatan", "jenjang", "golongan", "asn_status", "npsn", "region_code", "assessor_nip")
+
+
+def _row_values(row: RosterRow) -> dict[str, str | None]:
+    return {
+        "name": row.name, "role": row.role, "jabatan": row.jabatan, "jenjang": row.jenjang,
+        "golongan": row.golongan, "asn_status": row.asn_status, "npsn": row.npsn,
+        "region_code": row.region_code, "assessor_nip": row.assessor_nip,
+    }
+
+
+async def _upsert(session: AsyncSession, rows: list[RosterRow], now: datetime) -> _Changes:
+    """Write only what differs from the stored roster and say which schools that touched, so a
+    re-import of the same file writes and publishes nothing."""
+    changes = _Changes()
     schools = {r.npsn: r for r in rows if r.npsn}
     existing_schools: dict[str, School] = {}
     for chunk in _chunks(schools):
         found = (await session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
         existing_schools.update({s.npsn: s for s in found})
     for npsn, row in schools.items():
-        school = existing_schools.get(npsn) or School(npsn=npsn, name=row.school_name, region_code=row.region_code)
+        school = existing_schools.get(npsn)
+        if school is not None and (school.name, school.region_code) == (row.school_name, row.region_code):
+            continue
+        school = school or School(npsn=npsn, name=row.school_name, region_code=row.region_code)
         school.name, school.region_code, school.updated_at = row.school_name, row.region_code, now
         session.add(school)
+        changes.schools.add(npsn)
 
     existing = await _people_by_nip(session, (r.nip for r in rows))
     for row in rows:
-        person = existing.get(row.nip) or Person(
-            nip=row.nip, name=row.name, role=row.role, asn_status=row.asn_status, region_code=row.region_code
-        )
-        person.name, person.role, person.jabatan = row.name, row.role, row.jabatan
-        person.jenjang, person.golongan, person.asn_status = row.jenjang, row.golongan, row.asn_status
-        person.npsn, person.region_code, person.assessor_nip = row.npsn, row.region_code, row.assessor_nip
+        wanted = _row_values(row)
+        person = existing.get(row.nip)
+        if person is None:
+            person = Person(nip=row.nip, **wanted)
+            changes.added += 1
+        elif all(getattr(person, f) == wanted[f] for f in _PERSON_FIELDS):
+            changes.unchanged += 1
+            continue
+        else:
+            if person.npsn != row.npsn:
+                changes.moved += 1
+                if person.npsn:
+                    changes.schools.add(person.npsn)  # the old school loses them
+            else:
+                changes.changed += 1
+            for name, value in wanted.items():
+                setattr(person, name, value)
         person.updated_at = now
         session.add(person)
+        if row.npsn:
+            changes.schools.add(row.npsn)
+        if row.role == "pengawas":
+            changes.pengawas.add(row.nip)
+    return changes
 
 
 def _person_ref(p: Person) -> PersonRef:
