@@ -111,3 +111,36 @@ async def test_wrong_header_binary_and_truncated_last_line_change_nothing(planni
     assert response.status_code == 422
     assert [d["line"] for d in response.json()["error"]["details"]] == [6]
     assert await planning.counts() == before
+
+
+async def test_a_line_moving_someone_to_a_school_that_does_not_exist_changes_nothing(planning):
+    a, b = SampleSchool(), SampleSchool()
+    b.pengawas_nip = a.pengawas_nip
+    b.region = a.region
+    assert (await planning.import_csv(a.csv() + "\n".join([b.ks_line(), b.guru_line(0)]) + "\n")).status_code == 201
+    before = await planning.counts()
+
+    # A guru of A moved to an NPSN nobody registered, the school name left empty as operators do.
+    ghost = "29999998"
+    moved = a.guru_line(0).replace(f"{a.npsn},{a.name},", f"{ghost},,")
+    fine = a.guru_line(1, name="Guru Satu Baru")
+    response = await planning.import_csv("\n".join([HEADER, fine, moved]) + "\n")
+    assert response.status_code == 422
+    [detail] = response.json()["error"]["details"]
+    assert detail["line"] == 3 and detail["nip"] == a.guru_nips[0]
+    assert detail["problems"] == [
+        f"sekolah NPSN {ghost} tidak ada: belum terdaftar dan tidak ada baris yang memuat school_name-nya",
+        f"penilai guru ({a.ks_nip}) harus kepala sekolah dari sekolah yang sama",
+    ]
+    assert await planning.counts() == before
+    async with planning.runtime.session_factory() as session:
+        assert (await session.get(Person, a.guru_nips[1])).name == "Guru 1"
+
+    # To a school that is registered, the name may be left empty: the move goes through.
+    to_b = a.guru_line(0).replace(f"{a.npsn},{a.name},", f"{b.npsn},,").replace(a.ks_nip, b.ks_nip)
+    response = await planning.import_csv("\n".join([HEADER, to_b]) + "\n")
+    assert response.status_code == 201, response.text
+    assert (response.json()["moved"], response.json()["published_schools"]) == (1, 2)
+    async with planning.runtime.session_factory() as session:
+        assert (await session.get(Person, a.guru_nips[0])).npsn == b.npsn
+        assert (await session.get(School, b.npsn)).name == b.name  # not renamed to ""

@@ -75,6 +75,11 @@ class ParsedRoster:
         listed = set(self.nips_by_line.values())
         return {r.assessor_nip for r in self.rows if r.assessor_nip and r.assessor_nip not in listed}
 
+    def unnamed_school_npsns(self) -> set[str]:
+        """Schools the file refers to without naming them anywhere: they must be in the database."""
+        named = {r.npsn for r in self.rows if r.npsn and r.school_name}
+        return {r.npsn for r in self.rows if r.npsn and r.npsn not in named}
+
     def report(self) -> list[dict]:
         return [self.problems[line].as_dict() for line in sorted(self.problems)]
 
@@ -192,8 +197,7 @@ def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
     if role in SCHOOL_ROLES:
         if not v["npsn"]:
             problems.append("npsn wajib diisi untuk guru dan kepala sekolah")
-        if not v["school_name"]:
-            problems.append("school_name wajib diisi untuk guru dan kepala sekolah")
+        # school_name may be left empty for a school already registered (checked in check_roster).
         if not assessor:
             problems.append("assessor_nip wajib diisi untuk guru dan kepala sekolah")
     elif role == "pengawas":
@@ -222,9 +226,11 @@ def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
 
 
 def check_roster(
-    parsed: ParsedRoster, known: Mapping[str, KnownPerson], *, only_npsn: str | None = None
+    parsed: ParsedRoster, known: Mapping[str, KnownPerson], *, only_npsn: str | None = None,
+    known_schools: Mapping[str, str] | None = None,
 ) -> list[dict]:
-    """Check the lines against each other and against ``known`` (people already stored).
+    """Check the lines against each other and against ``known`` (people already stored) and
+    ``known_schools`` (NPSN -> region code of schools already stored).
     ``only_npsn``: an operator_sekolah may only import their own school. Returns the report
     of every bad line (empty when the file can be imported)."""
     first_line_of: dict[str, int] = {}
@@ -243,13 +249,27 @@ def check_roster(
         listed[row.nip] = row
         if only_npsn is not None and row.npsn != only_npsn:
             parsed.add(row.line, row.nip, f"baris ini bukan sekolah Anda (NPSN {only_npsn})")
-        if row.npsn:
+        if row.npsn and row.school_name:
             first = school_first.setdefault(row.npsn, row)
             if (first.school_name, first.region_code) != (row.school_name, row.region_code):
                 parsed.add(
                     row.line, row.nip,
                     f"nama sekolah atau kode wilayah NPSN {row.npsn} berbeda dengan baris {first.line}",
                 )
+    known_schools = known_schools or {}
+    for row in parsed.rows:
+        if not row.npsn or row.school_name or listed.get(row.nip) is not row:
+            continue
+        # A line without school_name points at a school: it must exist, in the file or stored.
+        named = school_first.get(row.npsn)
+        region = named.region_code if named else known_schools.get(row.npsn)
+        if region is None:
+            parsed.add(
+                row.line, row.nip,
+                f"sekolah NPSN {row.npsn} tidak ada: belum terdaftar dan tidak ada baris yang memuat school_name-nya",
+            )
+        elif region != row.region_code:
+            parsed.add(row.line, row.nip, f"region_code berbeda dengan kode wilayah sekolah NPSN {row.npsn} ({region})")
 
     for row in parsed.rows:
         if not row.assessor_nip or listed.get(row.nip) is not row:

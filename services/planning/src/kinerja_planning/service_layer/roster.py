@@ -81,7 +81,11 @@ async def import_roster(uow_factory: UnitOfWorkFactory, principal: Principal, da
             p.nip: KnownPerson(p.nip, p.role, p.npsn)
             for p in (await _people_by_nip(session, parsed.outside_assessor_nips())).values()
         }
-        report = check_roster(parsed, known, only_npsn=only_npsn)
+        known_schools: dict[str, str] = {}
+        for chunk in _chunks(parsed.unnamed_school_npsns()):
+            found = (await session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
+            known_schools.update({school.npsn: school.region_code for school in found})
+        report = check_roster(parsed, known, only_npsn=only_npsn, known_schools=known_schools)
         if report:
             raise AppError(
                 "roster_tidak_valid",
@@ -145,7 +149,8 @@ async def _upsert(session: AsyncSession, rows: list[RosterRow], now: datetime) -
     """Write only what differs from the stored roster and say which schools that touched, so a
     re-import of the same file writes and publishes nothing."""
     changes = _Changes()
-    schools = {r.npsn: r for r in rows if r.npsn}
+    # Lines without school_name refer to a school that exists (checked): they do not rename it.
+    schools = {r.npsn: r for r in rows if r.npsn and r.school_name}
     existing_schools: dict[str, School] = {}
     for chunk in _chunks(schools):
         found = (await session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
