@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -26,6 +27,7 @@ from kinerja_shared.messaging.consumer import EventConsumer, Handler
 from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
+from kinerja_shared.migrations import upgrade_database
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -43,8 +45,13 @@ async def _log_reconnect() -> None:
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, tables: Sequence[Table]) -> None:
+    def __init__(
+        self, settings: ServiceSettings, tables: Sequence[Table], migrations: Path | None = None
+    ) -> None:
+        """``migrations``: the service's Alembic folder, upgraded to head at start-up. Without
+        it (test runtimes with ad-hoc tables) the tables are created with ``create_all``."""
         self.settings = settings
+        self.migrations = migrations
         self.engine = make_engine(settings.database_url)
         self.session_factory = make_session_factory(self.engine)
         # Reconnect forever: nats-py gives up after 60 attempts by default.
@@ -90,7 +97,10 @@ class ServiceRuntime:
         self.readiness[name] = check
 
     async def start(self) -> None:
-        await create_tables(self.engine, self.tables)
+        if self.migrations is not None:
+            await upgrade_database(self.engine, self.migrations)
+        else:
+            await create_tables(self.engine, self.tables)
         await self._connect_until_up()
         js = self.broker.connection.jetstream()
         await ensure_streams(js, self.settings)

@@ -14,6 +14,7 @@ from kinerja_assessment.entrypoints.handlers import (
     PLANNING_CONSUMER,
     PLANNING_HANDLERS,
 )
+from kinerja_assessment.migrations import LOCATION as MIGRATIONS
 from kinerja_assessment.settings import Settings
 
 DESCRIPTION = """The assessor's workbench: rating hasil kerja and rating perilaku kerja, the
@@ -22,7 +23,7 @@ predikat kinerja from the PermenPANRB 6/2022 matrix (with SIASN codes), finalisa
 
 def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, tables=TABLES)
+    runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
     runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
     runtime.add_consumer(EVIDENCE_CONSUMER, EVIDENCE_HANDLERS)
     app = runtime.http_app(title="Kinerja assessment", description=DESCRIPTION, routers=[http.router])

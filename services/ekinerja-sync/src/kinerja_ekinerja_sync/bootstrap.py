@@ -10,6 +10,7 @@ from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, HttpE
 from kinerja_ekinerja_sync.adapters.tables import TABLES
 from kinerja_ekinerja_sync.entrypoints import http
 from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS
+from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
 from kinerja_ekinerja_sync.service_layer.sync import SyncWorker
 from kinerja_ekinerja_sync.settings import Settings
 
@@ -31,7 +32,7 @@ def make_client(settings: Settings) -> HttpEkinerjaClient:
 
 def build(settings: Settings | None = None, client: EkinerjaClient | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, tables=TABLES)
+    runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
     runtime.add_consumer(ASSESSMENT_CONSUMER, HANDLERS)
     worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
     runtime.add_background(worker.run)

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from kinerja_shared.runtime import ServiceRuntime, serve
 
 from kinerja_evidence.adapters.storage import ObjectStorage
-from kinerja_evidence.adapters.tables import Evidence, PlanView
+from kinerja_evidence.adapters.tables import TABLES
 from kinerja_evidence.entrypoints import http
 from kinerja_evidence.entrypoints.handlers import PLANNING_CONSUMER, PLANNING_HANDLERS
+from kinerja_evidence.migrations import LOCATION as MIGRATIONS
 from kinerja_evidence.settings import Settings
 
 DESCRIPTION = """Bukti dukung (supporting evidence) for agreed performance plans.
@@ -22,7 +23,7 @@ plans are agreed from planning's events and publishes `EvidenceUploaded`."""
 
 def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, tables=[PlanView.__table__, Evidence.__table__])
+    runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
     storage = ObjectStorage.from_settings(settings)
     runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
     # The store may start after us: create the bucket in the background; readiness waits for it.

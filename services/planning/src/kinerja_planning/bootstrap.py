@@ -11,15 +11,15 @@ import typer
 from fastapi import FastAPI
 
 from kinerja_shared.auth import Principal
-from kinerja_shared.db import create_tables, make_engine, make_session_factory
+from kinerja_shared.db import make_engine, make_session_factory
 from kinerja_shared.errors import AppError
-from kinerja_shared.messaging.inbox import InboxMessage
-from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.migrations import upgrade_database
 from kinerja_shared.runtime import ServiceRuntime, serve
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import TABLES
 from kinerja_planning.entrypoints import http
+from kinerja_planning.migrations import LOCATION as MIGRATIONS
 from kinerja_planning.service_layer import roster
 from kinerja_planning.settings import Settings
 
@@ -33,7 +33,7 @@ published through the outbox: `RosterImported`, `PeriodOpened`, `PlanSubmitted`,
 
 def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, tables=TABLES)
+    runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
     app = runtime.http_app(title="Kinerja planning", description=DESCRIPTION, routers=[http.router])
     return runtime, app
 
@@ -43,7 +43,7 @@ async def import_roster_file(settings: Settings, path: Path, imported_by: str) -
     the outbox; the running service's relay publishes them."""
     engine = make_engine(settings.database_url)
     try:
-        await create_tables(engine, [OutboxMessage.__table__, InboxMessage.__table__, *TABLES])
+        await upgrade_database(engine, MIGRATIONS)
         uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
         principal = Principal(sub=imported_by, role="operator_dinas")
         return await roster.import_roster(uow, principal, path.read_bytes())

@@ -47,3 +47,6 @@ class Evidence(SQLModel, table=True):
     content_type: str = Field(max_length=128)
     file_name: str = Field(max_length=200)
     uploaded_at: datetime = Field(default_factory=_now)
+
+
+TABLES = [PlanView.__table__, Evidence.__table__]
