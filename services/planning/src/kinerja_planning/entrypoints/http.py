@@ -12,7 +12,7 @@ from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period, Person, School
 from kinerja_planning.domain.plans import Plan
-from kinerja_planning.service_layer import periods, plans, roster
+from kinerja_planning.service_layer import periods, plans, readiness, roster
 
 router = APIRouter(prefix="/v1")
 
@@ -188,6 +188,59 @@ def _school_out(school: School, people: list[Person]) -> SchoolPeopleOut:
         npsn=school.npsn, name=school.name, region_code=school.region_code,
         people=[_person_out(p) for p in people],
     )
+
+
+# ------------------------------------------------------------------------ readiness
+
+
+class IssueOut(BaseModel):
+    code: str = Field(examples=["tim_kinerja_tidak_ada"])
+    message: str
+    actor: str = Field(description="who must fix it: operator_sekolah, operator_dinas or bkd")
+    nip: str | None = None
+    name: str | None = None
+
+
+class SchoolReadinessOut(BaseModel):
+    npsn: str
+    name: str
+    region_code: str
+    people: int
+    ready: bool
+    by_actor: dict[str, int]
+    issues: list[IssueOut]
+
+
+class DistrictReadinessOut(BaseModel):
+    region_code: str
+    schools: int
+    schools_ready: int
+    people: int
+    by_actor: dict[str, int]
+    not_ready: list[SchoolReadinessOut]
+
+
+@router.get(
+    "/readiness/schools/{npsn}",
+    tags=["readiness"],
+    summary="What in a school's roster blocks planning, and who must fix it",
+    responses=_errors(
+        (404, "sekolah_tidak_ditemukan", "no such school"),
+        (403, "akses_ditolak", "another school"),
+    ),
+)
+async def school_readiness(npsn: str, request: Request, principal: CurrentPrincipal) -> SchoolReadinessOut:
+    return SchoolReadinessOut(**await readiness.school_readiness(_uow(request), principal, npsn))
+
+
+@router.get(
+    "/readiness/districts/{code}",
+    tags=["readiness"],
+    summary="A district's readiness: counts per actor, and the issues of every school not ready",
+    responses=_errors((403, "akses_ditolak", "not dinas, or a dinas token of another district")),
+)
+async def district_readiness(code: str, request: Request, principal: CurrentPrincipal) -> DistrictReadinessOut:
+    return DistrictReadinessOut(**await readiness.district_readiness(_uow(request), principal, code))
 
 
 # ------------------------------------------------------------------------ periods
