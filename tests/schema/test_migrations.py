@@ -105,3 +105,16 @@ async def test_replicas_upgrading_one_postgres_database_together_all_succeed(ser
         for engine in engines:
             await engine.dispose()
         drop_postgres_database(name, postgres_admin)
+
+
+def test_the_command_line_upgrades_and_checks(database_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from kinerja_shared.migrations import cli
+
+    monkeypatch.setenv("KINERJA_DATABASE_URL", database_url)
+    runner = CliRunner()
+    for args in (["evidence", "upgrade"], ["evidence", "upgrade"], ["evidence", "check"], ["evidence", "current"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    assert "0001 (head)" in runner.invoke(cli, ["evidence", "current"]).output
