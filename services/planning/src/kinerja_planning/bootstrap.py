@@ -20,7 +20,7 @@ from kinerja_shared.uow import UnitOfWorkFactory
 from kinerja_planning.adapters.tables import TABLES
 from kinerja_planning.entrypoints import http
 from kinerja_planning.migrations import LOCATION as MIGRATIONS
-from kinerja_planning.service_layer import roster
+from kinerja_planning.service_layer import roster, roster_stream
 from kinerja_planning.settings import Settings
 
 DESCRIPTION = """Roster (schools, people, who assesses whom), periods and plans (SKP).
@@ -38,7 +38,9 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     return runtime, app
 
 
-async def import_roster_file(settings: Settings, path: Path, imported_by: str) -> roster.ImportResult:
+async def import_roster_file(
+    settings: Settings, path: Path, imported_by: str, progress: roster_stream.Progress | None = None
+) -> roster.ImportResult:
     """The same use case as the HTTP import, straight against the database. The events wait in
     the outbox; the running service's relay publishes them."""
     engine = make_engine(settings.database_url)
@@ -46,7 +48,8 @@ async def import_roster_file(settings: Settings, path: Path, imported_by: str) -
         await upgrade_database(engine, MIGRATIONS)
         uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
         principal = Principal(sub=imported_by, role="operator_dinas")
-        return await roster.import_roster(uow, principal, path.read_bytes())
+        # Streamed in batches: a province file is never held whole (service_layer/roster_stream).
+        return await roster_stream.import_roster_path(uow, principal, path, progress=progress)
     finally:
         await engine.dispose()
 
@@ -69,6 +72,25 @@ def serve_command() -> None:
     serve(app, settings)
 
 
+async def _import_with_progress(file: Path, imported_by: str) -> roster.ImportResult:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    phases = {"indeks": "indeks NIP", "periksa": "memeriksa", "tulis": "menulis"}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phases.get(phase, phase), total=total or None)
+            bar.update(tasks[phase], completed=done, total=total or None)
+
+        return await import_roster_file(Settings(), file, imported_by, progress)
+
+
 @cli.command("import-roster")
 def import_roster_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="roster CSV"),
@@ -76,13 +98,17 @@ def import_roster_command(
 ) -> None:
     """Import a roster CSV into the database (all lines or none)."""
     try:
-        result = asyncio.run(import_roster_file(Settings(), file, imported_by))
+        result = asyncio.run(_import_with_progress(file, imported_by))
     except AppError as exc:
         typer.echo(f"{exc.code}: {exc.message}", err=True)
         for line in exc.details or []:
             typer.echo(f"  baris {line['line']} (NIP {line['nip'] or '-'}): {'; '.join(line['problems'])}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps({"import_id": result.import_id, "schools": result.schools, "people": result.people}))
+    typer.echo(json.dumps({
+        "import_id": result.import_id, "schools": result.schools, "people": result.people,
+        "added": result.added, "changed": result.changed, "moved": result.moved,
+        "unchanged": result.unchanged, "published_schools": result.published_schools,
+    }))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kinerja_shared.identifiers import nip_problem, npsn_problem, region_problem
@@ -109,26 +109,39 @@ def decode_roster(data: bytes) -> str | None:
 
 def parse_roster(data: bytes) -> ParsedRoster:
     """Read the CSV and check each line on its own. The header is line 1."""
-    parsed = ParsedRoster(rows=[], problems={})
     text = decode_roster(data)
     if text is None:
+        parsed = ParsedRoster(rows=[], problems={})
         parsed.add(1, "", "berkas bukan teks CSV (encoding yang diterima: UTF-8, UTF-8 dengan BOM, Windows-1252)")
         return parsed
-    reader = csv.reader(io.StringIO(text, newline=""))
+    [parsed] = list(iter_roster(io.StringIO(text, newline=""), batch_size=None))
+    return parsed
+
+
+def iter_roster(text: Iterable[str], batch_size: int | None) -> Iterator[ParsedRoster]:
+    """Parse a decoded CSV stream in batches of ``batch_size`` data lines (None: one batch), so
+    a province-sized file is never held whole. Each batch carries its own rows and problems."""
+    parsed = ParsedRoster(rows=[], problems={})
+    reader = csv.reader(text)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         parsed.add(1, "", "berkas kosong: baris judul kolom tidak ada")
-        return parsed
+        yield parsed
+        return
     except csv.Error as exc:
         parsed.add(1, "", f"baris judul tidak dapat dibaca: {exc}")
-        return parsed
+        yield parsed
+        return
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         parsed.add(1, "", f"kolom wajib tidak ada: {', '.join(missing)}")
-        return parsed
+        yield parsed
+        return
     index = {name: header.index(name) for name in COLUMNS}
     last_line = reader.line_num
+    seen_data = False
+    in_batch = 0
     while True:
         try:
             values = next(reader)
@@ -141,16 +154,22 @@ def parse_roster(data: bytes) -> ParsedRoster:
         line, last_line = last_line + 1, reader.line_num  # a record starts after the previous one
         if not any(v.strip() for v in values):
             continue  # blank lines are harmless
+        seen_data = True
+        in_batch += 1
         if len(values) != len(header):
             nip = values[index["nip"]].strip() if len(values) > index["nip"] else ""
             parsed.add(line, nip, f"jumlah kolom harus {len(header)}, ditemukan {len(values)}")
             if nip:
                 parsed.nips_by_line[line] = nip
-            continue
-        _parse_line(parsed, line, {name: values[i].strip() for name, i in index.items()})
-    if not parsed.rows and not parsed.problems:
+        else:
+            _parse_line(parsed, line, {name: values[i].strip() for name, i in index.items()})
+        if batch_size is not None and in_batch >= batch_size:
+            yield parsed
+            parsed, in_batch = ParsedRoster(rows=[], problems={}), 0
+    if not seen_data:
         parsed.add(1, "", "berkas tidak berisi satu pun baris data")
-    return parsed
+    if in_batch or parsed.problems or batch_size is None:
+        yield parsed
 
 
 def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
