@@ -193,3 +193,77 @@ def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("KINERJA_SIM_RATE_5XX", "1.5")
     with pytest.raises(ValueError):
         SimulatorSettings()
+
+
+@pytest.fixture
+def served():
+    """The simulator on a real socket: a dropped connection only exists over TCP."""
+    import threading
+
+    import uvicorn
+
+    from kinerja_shared.testing.servers import free_port, wait_for_port
+
+    port = free_port()
+    app = create_app(SimulatorSettings(http_port=port, seed=3))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+async def test_timeout_stores_nothing_and_drop_after_save_stores_once(served):
+    async with httpx.AsyncClient(base_url=served, timeout=0.5) as client:
+        headers = await tokens(client)
+        await client.put("/simulator/faults", json={"next_timeout": 1, "timeout_hang_s": 2})
+        with pytest.raises(httpx.TimeoutException):
+            await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+        assert (await client.get("/simulator/records")).json()["count"] == 0
+        # The duplicate-maker: stored, but the client never reads an answer.
+        await client.put("/simulator/faults", json={"next_drop_after_save": 1})
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+        records = (await client.get("/simulator/records")).json()
+        assert records["count"] == 1 and records["calls"]["dropped_after_save"] == 1
+        assert records["count_by_nip_period"] == {f"{NIP}/2026/1-6": 1} and records["duplicates"] == {}
+        # A naive client re-sends: the counter shows the duplicate.
+        r = await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+        assert r.status_code == 200
+        records = (await client.get("/simulator/records")).json()
+        assert records["count_by_nip_period"] == {f"{NIP}/2026/1-6": 2}
+        assert records["duplicates"] == {f"{NIP}/2026/1-6": 2}
+
+
+async def test_fault_rates_for_timeout_and_drop(served):
+    async with httpx.AsyncClient(base_url=served, timeout=0.3) as client:
+        headers = await tokens(client)
+        await client.put("/simulator/faults", json={"rate_timeout": 0.5, "timeout_hang_s": 1, "rate_drop_after_save": 0.5})
+        outcomes = []
+        for _ in range(24):
+            try:
+                outcomes.append((await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)).status_code)
+            except httpx.TimeoutException:
+                outcomes.append("timeout")
+            except httpx.RemoteProtocolError:
+                outcomes.append("dropped")
+        assert {"timeout", "dropped", 200} <= set(outcomes)
+        stored = (await client.get("/simulator/records")).json()["count"]
+        # Every answered or dropped save stored a record; no timed-out one did.
+        assert stored == outcomes.count(200) + outcomes.count("dropped")
+        r = await client.put("/simulator/faults", json={"rate_timeout": 1.5})
+        assert r.status_code == 422
+        assert (await client.get("/simulator/faults")).json()["rate_timeout"] == 0.5
+
+
+def test_fault_rates_from_environment(monkeypatch):
+    monkeypatch.setenv("KINERJA_SIM_RATE_TIMEOUT", "0.05")
+    monkeypatch.setenv("KINERJA_SIM_RATE_DROP_AFTER_SAVE", "0.1")
+    app = create_app(SimulatorSettings())
+    faults = app.state.sim.faults
+    assert faults.rate_timeout == 0.05 and faults.rate_drop_after_save == 0.1
+    monkeypatch.setenv("KINERJA_SIM_RATE_TIMEOUT", "2")
+    with pytest.raises(ValueError):
+        SimulatorSettings()

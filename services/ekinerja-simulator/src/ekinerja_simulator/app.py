@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ekinerja_simulator.settings import SimulatorSettings
@@ -56,10 +56,17 @@ class Faults(BaseModel):
     rate_5xx_after_save: float = Field(0.0, ge=0, le=1)
     retry_after_s: int = Field(1, ge=0)
     slow_ms: int = Field(0, ge=0)
+    # A timeout: the call hangs ``timeout_hang_s`` before anything is stored, then 504.
+    rate_timeout: float = Field(0.0, ge=0, le=1)
+    timeout_hang_s: float = Field(30.0, ge=0)
+    # The duplicate-maker: the record is stored, then the connection is dropped mid-answer.
+    rate_drop_after_save: float = Field(0.0, ge=0, le=1)
     unknown_nips: list[str] = Field(default_factory=list)
     next_5xx: int = Field(0, ge=0)
     next_429: int = Field(0, ge=0)
     next_5xx_after_save: int = Field(0, ge=0)
+    next_timeout: int = Field(0, ge=0)
+    next_drop_after_save: int = Field(0, ge=0)
 
 
 class FaultsUpdate(BaseModel):
@@ -70,10 +77,15 @@ class FaultsUpdate(BaseModel):
     rate_5xx_after_save: float | None = Field(None, ge=0, le=1)
     retry_after_s: int | None = Field(None, ge=0)
     slow_ms: int | None = Field(None, ge=0)
+    rate_timeout: float | None = Field(None, ge=0, le=1)
+    timeout_hang_s: float | None = Field(None, ge=0)
+    rate_drop_after_save: float | None = Field(None, ge=0, le=1)
     unknown_nips: list[str] | None = None
     next_5xx: int | None = Field(None, ge=0)
     next_429: int | None = Field(None, ge=0)
     next_5xx_after_save: int | None = Field(None, ge=0)
+    next_timeout: int | None = Field(None, ge=0)
+    next_drop_after_save: int | None = Field(None, ge=0)
 
 
 class KinerjaPeriodik(BaseModel):
@@ -119,6 +131,8 @@ class SimulatorState:
         self.faults = Faults(
             rate_5xx=s.rate_5xx, rate_429=s.rate_429, retry_after_s=s.retry_after_s,
             slow_ms=s.slow_ms, unknown_nips=sorted(s.unknown_nip_set()),
+            rate_timeout=s.rate_timeout, timeout_hang_s=s.timeout_hang_s,
+            rate_drop_after_save=s.rate_drop_after_save, rate_5xx_after_save=s.rate_5xx_after_save,
         )
         self.records.clear()
         self.api_tokens.clear()
@@ -150,6 +164,20 @@ class SimulatorState:
 
 def fail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"success": False, "message": message}, status_code=status, headers=headers)
+
+
+class ConnectionDropped(Exception):
+    """Raised after the headers went out: the server closes the connection mid-answer."""
+
+
+def dropped_connection() -> StreamingResponse:
+    # The status line and headers are sent, then the body fails: uvicorn closes the socket and
+    # the client sees a broken answer (httpx RemoteProtocolError), never the record's id.
+    async def body():
+        raise ConnectionDropped("simulated connection drop after the record was stored")
+        yield b""  # pragma: no cover - makes this an async generator
+
+    return StreamingResponse(body(), media_type="application/json")
 
 
 def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
@@ -216,6 +244,11 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             )
         if state.roll("next_5xx", state.faults.rate_5xx):
             return fail(503, "Layanan sedang tidak tersedia")
+        if state.roll("next_timeout", state.faults.rate_timeout):
+            state.calls["timeout"] += 1
+            # Hang past any sane client timeout; nothing is stored.
+            await asyncio.sleep(state.faults.timeout_hang_s)
+            return fail(504, "Gateway Timeout")
         try:
             body = KinerjaPeriodik.model_validate(await request.json())
         except ValidationError as exc:
@@ -249,6 +282,9 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         # The ambiguous failure: stored, but the client hears an error.
         if state.roll("next_5xx_after_save", state.faults.rate_5xx_after_save):
             return fail(502, "Bad Gateway")
+        if state.roll("next_drop_after_save", state.faults.rate_drop_after_save):
+            state.calls["dropped_after_save"] += 1
+            return dropped_connection()
         return {"success": True, "message": "Data berhasil disimpan", "mapData": {"id": record["id"]}}
 
     @app.get("/pns/rw-kinerjaperiodik/{nip}", tags=["SIASN-like"], summary="Periodic results of one NIP")
@@ -274,6 +310,8 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             "records": rows,
             "count": len(rows),
             "count_by_nip_period": dict(by_period),
+            # Any key here is a result stored twice: what the sync must never cause.
+            "duplicates": {k: n for k, n in by_period.items() if n > 1},
             "calls": dict(state.calls),
         }
 

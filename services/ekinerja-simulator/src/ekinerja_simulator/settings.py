@@ -21,12 +21,16 @@ class SimulatorSettings(BaseSettings):
     rate_429: float = 0.0
     retry_after_s: int = 1
     slow_ms: int = 0
+    rate_5xx_after_save: float = 0.0
+    rate_timeout: float = 0.0
+    timeout_hang_s: float = 30.0
+    rate_drop_after_save: float = 0.0
     # Comma-separated NIPs that SIASN "does not know".
     unknown_nips: str = ""
     # Seed of the fault dice, so a run with rates can be replayed.
     seed: int | None = None
 
-    @field_validator("rate_5xx", "rate_429")
+    @field_validator("rate_5xx", "rate_429", "rate_5xx_after_save", "rate_timeout", "rate_drop_after_save")
     @classmethod
     def _rate(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:
