@@ -178,6 +178,34 @@ async def test_stored_but_answered_5xx_is_not_sent_twice(sync, simulator, make_f
     assert record["ekinerja_record_id"] == stored["records"][0]["id"]
 
 
+async def test_connection_dropped_after_save_is_not_sent_twice(sync, simulator, make_finalized, new_nip):
+    # The duplicate-maker: BKN stored it, then the connection broke before we read the id.
+    simulator.faults(next_drop_after_save=1)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "acknowledged")
+    assert [(a["outcome"], a["http_status"]) for a in record["attempts"]] == [("connection_error", None), ("already_stored", 200)]
+    stored = simulator.records()
+    assert stored["calls"]["dropped_after_save"] == 1 and stored["calls"]["save"] == 1
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1} and stored["duplicates"] == {}
+    assert record["ekinerja_record_id"] == stored["records"][0]["id"]
+
+
+async def test_a_timeout_reads_first_then_sends_once(sync, simulator, make_finalized, new_nip):
+    # The simulator hangs longer than the client waits (2 s) and stores nothing.
+    simulator.faults(next_timeout=1, timeout_hang_s=3)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    record = await sync.record_with_status(nip, "acknowledged")
+    outcomes = [(a["outcome"], a["responsible_actor"]) for a in record["attempts"]]
+    assert outcomes[0] == ("timeout", "bkn") and outcomes[-1][0] == "acknowledged"
+    stored = simulator.records()
+    assert stored["calls"]["timeout"] == 1 and stored["calls"]["read"] >= 1
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+
+
 async def test_unknown_nip_is_parked_with_the_message_and_the_actor(sync, simulator, make_finalized, new_nip):
     nip = new_nip()
     simulator.faults(unknown_nips=[nip])
