@@ -1,0 +1,125 @@
+"""Province-sized roster import benchmark: generates a Dapodik-style CSV (default 500,000
+people in 64,000 schools, one pengawas per 25 schools), runs the planning service's
+command-line import (`python -m kinerja_planning import-roster`, streamed in batches) against
+a fresh SQLite database (and PostgreSQL with --postgres URL), and writes
+bench/results/roster_import.json: rows, seconds, rows_per_s, peak_rss_mb of the import
+process, the machine. Measured, never asserted.
+
+    .venv/bin/python bench/roster_import.py [--people 500000 --schools 64000] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+HEADER = "npsn,school_name,region_code,nip,name,role,jabatan,jenjang,golongan,asn_status,assessor_nip"
+JENJANG = ("Ahli Pertama", "Ahli Muda", "Ahli Madya")
+
+
+def nip(i: int) -> str:
+    """A unique NIP with possible parts for i < 10,080,000."""
+    seq, day, month, year = i % 1000, (i // 1000) % 28 + 1, (i // 28000) % 12 + 1, 1965 + (i // 336000) % 30
+    return f"{year}{month:02d}{day:02d}{year + 25}{month:02d}{1 + i % 2}{seq:03d}"
+
+
+def generate(path: Path, people: int, schools: int) -> int:
+    pengawas_n = max(1, schools // 25)
+    per_school = (people - pengawas_n) / schools
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(HEADER + "\n")
+        for p in range(pengawas_n):
+            region = f"02{p % 27 + 1:02d}00"
+            f.write(f",,{region},{nip(p)},Pengawas {p},pengawas,Pengawas Sekolah,Ahli Madya,IV/b,PNS,\n")
+            rows += 1
+        i = pengawas_n
+        for s in range(schools):
+            pengawas = s % pengawas_n
+            region = f"02{pengawas % 27 + 1:02d}00"
+            npsn, name = f"{20000000 + s}", f"SD Negeri {s} Kab {pengawas % 27 + 1}"
+            ks = nip(i)
+            f.write(f"{npsn},{name},{region},{ks},\"Kepala {s}, S.Pd.\",kepala_sekolah,Kepala Sekolah,"
+                    f"Ahli Madya,IV/a,PNS,{nip(pengawas)}\n")
+            i += 1
+            rows += 1
+            end = pengawas_n + round((s + 1) * per_school)
+            while i < end:
+                status = "PPPK" if i % 7 == 0 else "PNS"
+                f.write(f"{npsn},{name},{region},{nip(i)},\"Guru {i}, S.Pd.\",guru,Guru Kelas,"
+                        f"{JENJANG[i % 3]},III/{'abcd'[i % 4]},{status},{ks}\n")
+                i += 1
+                rows += 1
+    return rows
+
+
+def machine() -> dict:
+    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    return {
+        "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "packages": {p: version(p) for p in ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "alembic", "rich")},
+    }
+
+
+def run_import(path: Path, database_url: str, rows: int) -> dict:
+    env = {**os.environ, "KINERJA_DATABASE_URL": database_url}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "kinerja_planning", "import-roster", str(path), "--imported-by", "bench"],
+        env=env, capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"import failed: {done.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
+    return {
+        "database": database_url.split(":", 1)[0], "rows": rows, "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds), "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_rss_note": "ru_maxrss of the import process" if peak_kb > before else "max over child processes",
+        "result": json.loads(done.stdout.strip().splitlines()[-1]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=500_000)
+    parser.add_argument("--schools", type=int, default=64_000)
+    parser.add_argument("--postgres", help="postgresql+asyncpg://... of an empty database")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "roster_import.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "province.csv"
+        t = time.perf_counter()
+        rows = generate(path, args.people, args.schools)
+        print(f"generated {rows} rows, {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s", flush=True)
+        runs = [run_import(path, f"sqlite+aiosqlite:///{tmp}/bench.db", rows)]
+        print(json.dumps(runs[-1]), flush=True)
+        if args.postgres:
+            runs.append(run_import(path, args.postgres, rows))
+            print(json.dumps(runs[-1]), flush=True)
+        file_mb = round(path.stat().st_size / 1e6, 1)
+    result = {
+        "benchmark": "roster_import", "people": args.people, "schools": args.schools, "file_mb": file_mb,
+        "rows": rows, "rows_per_s": runs[0]["rows_per_s"], "peak_rss_mb": runs[0]["peak_rss_mb"],
+        "runs": runs, "machine": machine(),
+        "note": "2 cores shared with other engineers' test runs while measured; first import into an "
+                "empty database (every row added, every school published once per batch it appears in)",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
