@@ -383,3 +383,33 @@ async def test_a_worker_that_died_mid_call_is_recovered_without_a_duplicate(sync
     assert record["ekinerja_record_id"] == done["ekinerja_record_id"]
     assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
     assert simulator.records()["calls"]["save"] == 1
+
+
+async def test_bkn_down_opens_the_breaker_then_a_probe_closes_it_and_each_result_lands_once(start_sync, simulator, make_finalized, new_nip):
+    sync = await start_sync(ekinerja_breaker_failures=3, ekinerja_breaker_open_s=1.0, ekinerja_max_attempts=50)
+    simulator.faults(rate_5xx=1.0)  # BKN down
+    nips = [new_nip() for _ in range(4)]
+    for nip in nips:
+        await sync.publish(make_finalized(nip))
+
+    async def breaker_open():
+        r = await sync.http.get("/v1/sync-records", headers=DINAS)
+        assert r.status_code == 200
+        return r.json()["breaker"] if r.json()["breaker"]["state"] == "open" else None
+
+    breaker = await eventually(breaker_open, what="breaker open")
+    assert breaker["times_opened"] >= 1 and breaker["half_open_in_s"] <= 1.0
+    metrics = (await sync.http.get("/metrics")).text
+    assert "kinerja_ekinerja_breaker_state 2.0" in metrics
+    # While open, BKN is left alone: the save count stands still for most of the open time.
+    calls_before = simulator.records()["calls"]["save"]
+    await asyncio.sleep(0.5)
+    assert simulator.records()["calls"]["save"] - calls_before <= 1
+    simulator.faults(rate_5xx=0.0)  # BKN back
+    for nip in nips:
+        record = await sync.record_with_status(nip, "acknowledged")
+        assert record["attempts"][0]["outcome"] == "server_error"
+    r = await sync.http.get("/v1/sync-records", headers=DINAS)
+    assert r.json()["breaker"]["state"] == "closed"
+    counts = simulator.records()["count_by_nip_period"]
+    assert {n: counts.get(f"{n}/2026/1-6") for n in nips} == {n: 1 for n in nips}

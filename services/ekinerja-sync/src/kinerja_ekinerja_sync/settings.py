@@ -28,3 +28,10 @@ class Settings(ServiceSettings):
     # Records claimed per round, and how many are sent at once.
     ekinerja_batch_size: int = Field(20, ge=1)
     ekinerja_concurrency: int = Field(4, ge=1)
+    # Circuit breaker toward BKN: open after this many consecutive 5xx/timeouts/connection
+    # failures, send nothing for open_s, then let one probe through (half-open).
+    ekinerja_breaker_failures: int = Field(5, ge=1)
+    ekinerja_breaker_open_s: float = Field(30.0, gt=0)
+    # Rate limit toward BKN (calls per second, token bucket); 0 turns it off.
+    ekinerja_rate_limit_per_s: float = Field(50.0, ge=0)
+    ekinerja_rate_limit_burst: int = Field(20, ge=1)

@@ -28,4 +28,7 @@ async def sync_records(
     status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict:
-    return await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit)
+    result = await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit)
+    # The breaker toward BKN, so an operator sees why nothing moves while BKN is down.
+    result["breaker"] = request.app.state.runtime.worker.breaker.snapshot()
+    return result

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -30,6 +31,7 @@ from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, EkinerjaUnreachable
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
+from kinerja_ekinerja_sync.domain.guard import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, TokenBucket
 from kinerja_ekinerja_sync.domain.mapping import (
     CannotMap,
     FinalResult,
@@ -46,6 +48,13 @@ from kinerja_ekinerja_sync.domain.outcomes import (
 from kinerja_ekinerja_sync.settings import Settings
 
 log = get_logger(__name__)
+
+BREAKER_STATE = Gauge(
+    "kinerja_ekinerja_breaker_state", "Circuit breaker toward BKN: 0 closed, 1 half-open, 2 open"
+)
+BREAKER_OPENED = Counter("kinerja_ekinerja_breaker_opened", "Times the breaker toward BKN opened")
+BKN_CALLS = Counter("kinerja_ekinerja_calls", "Calls to e-Kinerja by outcome", ["outcome"])
+_STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 
 def _now() -> datetime:
@@ -175,6 +184,8 @@ class SyncWorker:
         # A claimed record comes back to the pool when its lease passes (worker died).
         self.lease = timedelta(seconds=settings.ekinerja_timeout_s * 4 + 5)
         self._slots = asyncio.Semaphore(settings.ekinerja_concurrency)
+        self.breaker = CircuitBreaker(settings.ekinerja_breaker_failures, settings.ekinerja_breaker_open_s)
+        self.bucket = TokenBucket(settings.ekinerja_rate_limit_per_s, settings.ekinerja_rate_limit_burst)
 
     async def run(self) -> None:
         log.info("sync.worker_started", ekinerja=str(self.settings.ekinerja_base_url))
@@ -194,11 +205,20 @@ class SyncWorker:
 
     async def run_once(self) -> int:
         """One round: claim due records, send them, record the outcomes. Returns how many."""
-        claims = await self.claim_due()
+        allowed = self.breaker.allowed()
+        BREAKER_STATE.set(_STATE_VALUE[self.breaker.state])
+        if allowed == 0:  # open (or a probe is out): leave BKN alone
+            return 0
+        if allowed == 1:
+            self.breaker.start_probe()
+            log.info("sync.breaker_probe")
+        claims = await self.claim_due(limit=allowed)
+        if allowed == 1 and not claims:
+            self.breaker.probe_in_flight = False  # nothing due to probe with: try next round
         await asyncio.gather(*(self._process(claim) for claim in claims))
         return len(claims)
 
-    async def claim_due(self) -> list[Claim]:
+    async def claim_due(self, limit: int | None = None) -> list[Claim]:
         now = _now()
         claims: list[Claim] = []
         async with self.uow() as uow:
@@ -208,7 +228,7 @@ class SyncWorker:
                     select(SyncRecord)
                     .where(SyncRecord.status.in_(model.DUE), SyncRecord.next_attempt_at <= now)  # type: ignore[attr-defined]
                     .order_by(SyncRecord.next_attempt_at)
-                    .limit(self.settings.ekinerja_batch_size)
+                    .limit(limit or self.settings.ekinerja_batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
@@ -276,11 +296,19 @@ class SyncWorker:
     async def _process(self, claim: Claim) -> None:
         async with self._slots:
             outcome = await self.send(claim)
+        was_open = self.breaker.times_opened
+        self.breaker.record(outcome.outcome)
+        BKN_CALLS.labels(outcome.outcome).inc()
+        if self.breaker.times_opened != was_open:
+            BREAKER_OPENED.inc()
+            log.warning("sync.breaker_opened", after=outcome.outcome, open_s=self.breaker.open_s)
+        BREAKER_STATE.set(_STATE_VALUE[self.breaker.state])
         await self.record_outcome(claim, outcome)
 
     async def send(self, claim: Claim) -> Outcome:
         try:
             if claim.check_first:
+                await self.bucket.acquire()
                 history = await self.client.kinerja_periodik_history(claim.teacher_nip)
                 if 200 <= history.status < 300:
                     data = history.body.get("data") or []
@@ -295,6 +323,7 @@ class SyncWorker:
                     checked = classify_response(history.status, history.message, history.retry_after)
                     # Still unknown whether the earlier try was stored.
                     return checked if checked.kind == "parked" else replace(checked, ambiguous=True)
+            await self.bucket.acquire()
             response = await self.client.save_kinerja_periodik(claim.payload)
             return classify_response(response.status, response.message, response.retry_after, response.record_id)
         except EkinerjaUnreachable as exc:
