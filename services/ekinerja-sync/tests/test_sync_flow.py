@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -413,3 +416,69 @@ async def test_bkn_down_opens_the_breaker_then_a_probe_closes_it_and_each_result
     assert r.json()["breaker"]["state"] == "closed"
     counts = simulator.records()["count_by_nip_period"]
     assert {n: counts.get(f"{n}/2026/1-6") for n in nips} == {n: 1 for n in nips}
+
+
+# ---------------------------------------------------------------- re-queueing parked records
+
+
+async def test_parked_record_is_requeued_by_dinas_after_the_fix(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    simulator.faults(unknown_nips=[nip])
+    event = make_finalized(nip)
+    await sync.publish(event)
+    parked = await sync.record_with_status(nip, "parked")
+    url = f"/v1/sync-records/{event.assessment_id}/retry"
+
+    # Not a dinas role: refused, nothing changed.
+    r = await sync.http.post(url, headers=bearer("guru", nip=nip))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "kirim_ulang_ditolak"
+    r = await sync.http.post(url, headers=bearer("dinas", region="990100"))  # another region
+    assert r.status_code == 404 and r.json()["error"]["code"] == "rekaman_tidak_ditemukan"
+    r = await sync.http.post("/v1/sync-records/tidak-ada/retry", headers=DINAS)
+    assert r.status_code == 404 and "tidak ditemukan" in r.json()["error"]["message"]
+    assert (await sync.log(nip))["records"][0]["status"] == "parked"
+    assert simulator.records()["count"] == 0
+
+    simulator.faults(unknown_nips=[])  # BKD registered the NIP
+    r = await sync.http.post(url, headers=DINAS)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "pending"
+    done = await sync.record_with_status(nip, "acknowledged")
+    outcomes = [a["outcome"] for a in done["attempts"]]
+    assert outcomes == ["rejected", "requeued", "acknowledged"]
+    assert done["attempts"][0]["message"] == parked["message"] == "NIP tidak ditemukan di SIASN"
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+
+    # Acknowledged now: a second retry is refused, nothing changes.
+    r = await sync.http.post(url, headers=DINAS)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "rekaman_tidak_diparkir"
+    assert [a["outcome"] for a in (await sync.record_with_status(nip, "acknowledged"))["attempts"]] == outcomes
+
+
+async def test_max_attempts_count_from_the_requeue(start_sync, simulator, make_finalized, new_nip, database_url):
+    sync = await start_sync(ekinerja_max_attempts=2, ekinerja_breaker_failures=100)
+    simulator.faults(rate_5xx=1.0)
+    nip = new_nip()
+    event = make_finalized(nip)
+    await sync.publish(event)
+    await sync.record_with_status(nip, "parked")
+    simulator.faults(rate_5xx=0.0, next_5xx=1)  # one more failure, then BKN is fine
+    # The operator CLI, as a separate process on the same database.
+    env = {**os.environ, "KINERJA_DATABASE_URL": database_url, "KINERJA_SERVICE_NAME": "ekinerja-sync"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kinerja_ekinerja_sync.entrypoints.operator_cli", "retry", event.assessment_id,
+         "--operator", "op-dinas-1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    record = await sync.record_with_status(nip, "acknowledged")
+    outcomes = [a["outcome"] for a in record["attempts"]]
+    # Round 2 is not parked at once although attempt 3 > max_attempts 2.
+    assert outcomes == ["server_error", "server_error", "requeued", "server_error", "acknowledged"]
+    assert "op-dinas-1" in record["attempts"][2]["message"]
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    again = subprocess.run(
+        [sys.executable, "-m", "kinerja_ekinerja_sync.entrypoints.operator_cli", "retry", event.assessment_id],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert again.returncode == 1 and "rekaman_tidak_diparkir" in again.stderr

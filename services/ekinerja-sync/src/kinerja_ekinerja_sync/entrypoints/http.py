@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from kinerja_shared.auth import CurrentPrincipal
 
-from kinerja_ekinerja_sync.service_layer import queries
+from kinerja_ekinerja_sync.service_layer import operator, queries
 
 router = APIRouter(prefix="/v1", tags=["sync log"])
 
@@ -32,3 +32,8 @@ async def sync_records(
     # The breaker toward BKN, so an operator sees why nothing moves while BKN is down.
     result["breaker"] = request.app.state.runtime.worker.breaker.snapshot()
     return result
+
+
+@router.post("/sync-records/{assessment_id}/retry", summary="Re-queue a parked record (dinas)")
+async def retry_parked(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await operator.requeue_parked(request.app.state.runtime.uow, principal, assessment_id)

@@ -364,6 +364,11 @@ class SyncWorker:
             else:
                 message, actor = outcome.message, outcome.responsible_actor or "sistem"
                 exhausted = outcome.kind == "retry" and claim.attempt >= self.settings.ekinerja_max_attempts
+                if exhausted:  # count only this round when an operator re-queued it
+                    from kinerja_ekinerja_sync.service_layer.operator import attempts_this_round
+
+                    this_round = await attempts_this_round(uow.session, record.id, claim.attempt)
+                    exhausted = this_round >= self.settings.ekinerja_max_attempts
                 if exhausted:
                     message = f"Gagal setelah {claim.attempt} percobaan: {outcome.message}"
                     actor = "sistem"

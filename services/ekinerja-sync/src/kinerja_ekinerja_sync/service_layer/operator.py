@@ -1,0 +1,74 @@
+"""Operator actions: re-queue a parked record once the cause is fixed (the NIP registered by
+BKD, the SKP Organisasi made, ...). The attempt history is kept; a "requeued" row marks where the
+new round starts, and the max-attempts limit counts from there."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlmodel import select
+
+from kinerja_shared.auth import Principal
+from kinerja_shared.errors import AppError, Forbidden
+from kinerja_shared.uow import UnitOfWorkFactory
+
+from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
+from kinerja_ekinerja_sync.domain import model
+from kinerja_ekinerja_sync.service_layer.queries import DINAS_ROLES, _in_region, _with_attempts
+
+REQUEUED = "requeued"
+
+
+async def requeue_parked(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict[str, Any]:
+    if principal.role not in DINAS_ROLES:
+        raise Forbidden("kirim_ulang_ditolak", "Hanya dinas yang dapat mengirim ulang rekaman sinkronisasi.",
+                        "Only the dinas may re-queue a sync record.")
+    now = datetime.now(timezone.utc)
+    async with uow_factory() as uow:
+        records = (
+            await uow.session.exec(
+                select(SyncRecord).where(SyncRecord.assessment_id == assessment_id)
+                .order_by(SyncRecord.assessment_version.desc())  # type: ignore[attr-defined]
+            )
+        ).all()
+        records = [r for r in records if _in_region(principal, r.region)]
+        if not records:
+            raise AppError("rekaman_tidak_ditemukan", "Rekaman sinkronisasi untuk penilaian ini tidak ditemukan.",
+                           "No sync record for this assessment.", status_code=404)
+        record = records[0]  # only the newest version is ever sent
+        if record.status != model.PARKED:
+            raise AppError(
+                "rekaman_tidak_diparkir",
+                f"Rekaman berstatus '{record.status}', hanya rekaman yang diparkir dapat dikirim ulang.",
+                f"The record is '{record.status}'; only parked records can be re-queued.",
+                status_code=409, details={"status": record.status},
+            )
+        if record.payload is None:
+            raise AppError(
+                "rekaman_tidak_dapat_dikirim",
+                "Data penilaian ini tidak dapat dipetakan ke e-Kinerja; perbaiki datanya lalu finalisasi ulang.",
+                "This result cannot be mapped; fix the data and finalize again.", status_code=409,
+            )
+        who = principal.nip or principal.sub
+        uow.session.add(SyncAttempt(
+            record_id=record.id, attempt=record.attempt_count, at=now, outcome=REQUEUED,
+            message=f"Dikirim ulang oleh {principal.role} {who}; sebelumnya: {record.last_message or '-'}",
+            responsible_actor=None,
+        ))
+        record.status, record.next_attempt_at, record.updated_at = model.PENDING, now, now
+        record.responsible_actor = None
+        uow.session.add(record)
+        await uow.commit()
+        return (await _with_attempts(uow.session, [record]))[0]
+
+
+async def attempts_this_round(session, record_id: str, attempt: int) -> int:
+    """Attempts since the last re-queue (all of them when never re-queued)."""
+    last = (
+        await session.exec(
+            select(SyncAttempt.attempt).where(SyncAttempt.record_id == record_id, SyncAttempt.outcome == REQUEUED)
+            .order_by(SyncAttempt.attempt.desc()).limit(1)  # type: ignore[attr-defined]
+        )
+    ).first()
+    return attempt - (last or 0)
