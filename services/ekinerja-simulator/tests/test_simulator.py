@@ -267,3 +267,12 @@ def test_fault_rates_from_environment(monkeypatch):
     monkeypatch.setenv("KINERJA_SIM_RATE_TIMEOUT", "2")
     with pytest.raises(ValueError):
         SimulatorSettings()
+
+
+async def test_plant_and_lose_records(sim):
+    planted = (await sim.post("/simulator/records", json=payload())).json()
+    assert (await sim.get("/simulator/records")).json()["count"] == 1
+    r = await sim.delete(f"/simulator/records/{planted['id']}")
+    assert r.status_code == 200 and (await sim.get("/simulator/records")).json()["count"] == 0
+    r = await sim.delete("/simulator/records/tidak-ada")
+    assert r.status_code == 404 and r.json()["success"] is False

@@ -482,3 +482,102 @@ async def test_max_attempts_count_from_the_requeue(start_sync, simulator, make_f
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert again.returncode == 1 and "rekaman_tidak_diparkir" in again.stderr
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+async def test_reconciliation_finds_missing_extra_and_different_and_requeues_the_missing(sync, simulator, make_finalized, new_nip):
+    import httpx
+
+    nips = [new_nip() for _ in range(4)]
+    events = [make_finalized(nip) for nip in nips]
+    for event in events:
+        await sync.publish(event)
+    records = [await sync.record_with_status(nip, "acknowledged") for nip in nips]
+    held = {r["id"]: r for r in simulator.records()["records"]}
+    # nips[0]: BKN lost it. nips[1]: BKN holds a second one we never sent. nips[2]: BKN's differs.
+    httpx.delete(f"{simulator.url}/simulator/records/{records[0]['ekinerja_record_id']}", timeout=5).raise_for_status()
+    planted = {k: v for k, v in held[records[1]["ekinerja_record_id"]].items() if k not in ("id", "createdAt", "updatedAt")}
+    extra = httpx.post(f"{simulator.url}/simulator/records", json=planted, timeout=5).json()
+    changed = {k: v for k, v in held[records[2]["ekinerja_record_id"]].items() if k not in ("createdAt", "updatedAt")}
+    changed["hasilKinerjaNilai"] = 3
+    httpx.post(f"{simulator.url}/simulator/records", json=changed, timeout=5).raise_for_status()
+    # Another period and another region are not part of this report.
+    other = make_finalized(new_nip(), month_start=7, month_end=12)
+    await sync.publish(other)
+    await sync.record_with_status(other.teacher.nip, "acknowledged")
+
+    r = await sync.http.get("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION}, headers=DINAS)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["results"] == 4 and report["matched"] == 2  # nips[1] (beside its extra) and nips[3]
+    assert [m["teacher_nip"] for m in report["missing"]] == [nips[0]]
+    assert [(e["teacher_nip"], e["ekinerja_record_id"]) for e in report["extra"]] == [(nips[1], extra["id"])]
+    assert [(d["teacher_nip"], d["fields"]) for d in report["different"]] == [
+        (nips[2], {"hasilKinerjaNilai": {"kinerja": 1, "ekinerja": 3}})
+    ]
+    assert report["requeued"] == [] and report["unreadable"] == []
+
+    # Bad input: stable codes, nothing re-queued.
+    r = await sync.http.get("/v1/reconciliation", params={"period": "2026-7-1", "region": REGION}, headers=DINAS)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "periode_tidak_valid"
+    r = await sync.http.post("/v1/reconciliation", params={"period": "2026-1-6", "region": "02"}, headers=DINAS)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "wilayah_tidak_valid"
+    r = await sync.http.post("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION, "requeue_missing": True},
+                             headers=bearer("kepala_sekolah", npsn=NPSN))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "rekonsiliasi_ditolak"
+    assert (await sync.record_with_status(nips[0], "acknowledged"))["ekinerja_record_id"] == records[0]["ekinerja_record_id"]
+
+    r = await sync.http.post("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION, "requeue_missing": True}, headers=DINAS)
+    assert r.status_code == 200 and r.json()["requeued"] == [events[0].assessment_id]
+
+    async def resent():
+        rec = (await sync.log(nips[0]))["records"][0]
+        return rec if rec["status"] == "acknowledged" and rec["ekinerja_record_id"] not in (None, records[0]["ekinerja_record_id"]) else None
+
+    again = await eventually(resent, what="missing one re-sent")
+    assert [a["outcome"] for a in again["attempts"]] == ["acknowledged", "requeued", "acknowledged"]
+    counts = simulator.records()["count_by_nip_period"]
+    assert counts[f"{nips[0]}/2026/1-6"] == 1
+    report = (await sync.http.get("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION}, headers=DINAS)).json()
+    assert report["missing"] == [] and report["matched"] == 3
+
+
+async def test_scheduled_reconciliation_and_the_cli_report(start_sync, simulator, make_finalized, new_nip, database_url):
+    import httpx
+
+    sync = await start_sync(
+        ekinerja_reconcile_targets=f"2026-1-6@{REGION}", ekinerja_reconcile_interval_s=0.3,
+        ekinerja_reconcile_requeue_missing=True,
+    )
+    nip = new_nip()
+    await sync.publish(make_finalized(nip))
+    first = await sync.record_with_status(nip, "acknowledged")
+    # The CLI sees the same as the API (a separate process, same database).
+    env = {**os.environ, "KINERJA_DATABASE_URL": database_url, "KINERJA_EKINERJA_BASE_URL": simulator.url}
+    cli = subprocess.run(
+        [sys.executable, "-m", "kinerja_ekinerja_sync.entrypoints.operator_cli", "reconcile",
+         "--period", "2026-1-6", "--region", REGION],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout.strip().splitlines()[-1])["missing"] == []
+    bad = subprocess.run(
+        [sys.executable, "-m", "kinerja_ekinerja_sync.entrypoints.operator_cli", "reconcile",
+         "--period", "2026-13-1", "--region", REGION],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert bad.returncode == 1 and "periode_tidak_valid" in bad.stderr
+    # BKN loses it: the job notices and re-sends it, once.
+    httpx.delete(f"{simulator.url}/simulator/records/{first['ekinerja_record_id']}", timeout=5).raise_for_status()
+
+    async def resent():
+        rec = (await sync.log(nip))["records"][0]
+        return rec if rec["ekinerja_record_id"] not in (None, first["ekinerja_record_id"]) and rec["status"] == "acknowledged" else None
+
+    again = await eventually(resent, what="the job re-sent it")
+    assert "Rekonsiliasi" in [a for a in again["attempts"] if a["outcome"] == "requeued"][0]["message"]
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    r = await sync.http.get("/v1/reconciliation/scheduled", headers=DINAS)
+    assert r.status_code == 200 and f"2026-1-6@{REGION}" in r.json()["reports"]

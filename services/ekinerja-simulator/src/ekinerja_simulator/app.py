@@ -315,6 +315,20 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             "calls": dict(state.calls),
         }
 
+    @app.post("/simulator/records", tags=["simulator admin"], summary="Plant a record (e.g. one BKN holds but we never sent)")
+    async def plant_record(body: KinerjaPeriodik):
+        record = body.model_dump()
+        record["id"] = body.id or str(uuid.uuid4())
+        record["createdAt"] = record["updatedAt"] = time.time()
+        state.records[record["id"]] = record
+        return record
+
+    @app.delete("/simulator/records/{record_id}", tags=["simulator admin"], summary="Lose a record (as if BKN dropped it)")
+    async def lose_record(record_id: str):
+        if state.records.pop(record_id, None) is None:
+            return fail(404, f"Data kinerja periodik dengan id {record_id} tidak ditemukan")
+        return {"deleted": record_id}
+
     @app.get("/simulator/faults", tags=["simulator admin"])
     async def get_faults():
         return state.faults.model_dump()

@@ -11,6 +11,7 @@ from kinerja_ekinerja_sync.adapters.tables import TABLES
 from kinerja_ekinerja_sync.entrypoints import http
 from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS
 from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
+from kinerja_ekinerja_sync.service_layer.reconciliation import ScheduledReconciliation
 from kinerja_ekinerja_sync.service_layer.sync import SyncWorker
 from kinerja_ekinerja_sync.settings import Settings
 
@@ -37,6 +38,9 @@ def build(settings: Settings | None = None, client: EkinerjaClient | None = None
     worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
     runtime.add_background(worker.run)
     runtime.worker = worker  # type: ignore[attr-defined]
+    runtime.reconciliation = ScheduledReconciliation(runtime.uow, worker.client, settings)  # type: ignore[attr-defined]
+    if settings.ekinerja_reconcile_interval_s > 0 and settings.reconcile_targets():
+        runtime.add_background(runtime.reconciliation.run)  # type: ignore[attr-defined]
     app = runtime.http_app(title="Kinerja ekinerja-sync", description=DESCRIPTION, routers=[http.router])
     return runtime, app
 

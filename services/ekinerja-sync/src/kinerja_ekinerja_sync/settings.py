@@ -35,3 +35,12 @@ class Settings(ServiceSettings):
     # Rate limit toward BKN (calls per second, token bucket); 0 turns it off.
     ekinerja_rate_limit_per_s: float = Field(50.0, ge=0)
     ekinerja_rate_limit_burst: int = Field(20, ge=1)
+    # Scheduled reconciliation: "PERIOD@REGION" pairs (e.g. "2026-1-6@020500,2026-1-6@030000"),
+    # run every interval (0 = off); with requeue the missing ones are re-sent.
+    ekinerja_reconcile_targets: str = ""
+    ekinerja_reconcile_interval_s: float = Field(0.0, ge=0)
+    ekinerja_reconcile_requeue_missing: bool = False
+
+    def reconcile_targets(self) -> list[tuple[str, str]]:
+        pairs = [t.strip().split("@", 1) for t in self.ekinerja_reconcile_targets.split(",") if t.strip()]
+        return [(p[0], p[1]) for p in pairs if len(p) == 2]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from kinerja_shared.auth import CurrentPrincipal
 
-from kinerja_ekinerja_sync.service_layer import operator, queries
+from kinerja_ekinerja_sync.service_layer import operator, queries, reconciliation
 
 router = APIRouter(prefix="/v1", tags=["sync log"])
 
@@ -37,3 +37,31 @@ async def sync_records(
 @router.post("/sync-records/{assessment_id}/retry", summary="Re-queue a parked record (dinas)")
 async def retry_parked(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await operator.requeue_parked(request.app.state.runtime.uow, principal, assessment_id)
+
+
+@router.get("/reconciliation", summary="Compare a period and region with e-Kinerja (report only)")
+async def reconciliation_report(
+    request: Request, principal: CurrentPrincipal,
+    period: str = Query(..., description="TAHUN-BULANMULAI-BULANSELESAI, e.g. 2026-1-6"),
+    region: str = Query(..., description="6-digit region code (xx0000 = a province)"),
+) -> dict:
+    runtime = request.app.state.runtime
+    return await reconciliation.reconcile(runtime.uow, runtime.worker.client, principal, period, region)
+
+
+@router.post("/reconciliation", summary="Run a reconciliation; requeue_missing re-sends the missing ones")
+async def reconciliation_run(
+    request: Request, principal: CurrentPrincipal,
+    period: str = Query(...), region: str = Query(...), requeue_missing: bool = Query(False),
+) -> dict:
+    runtime = request.app.state.runtime
+    return await reconciliation.reconcile(
+        runtime.uow, runtime.worker.client, principal, period, region, requeue_missing=requeue_missing
+    )
+
+
+@router.get("/reconciliation/scheduled", summary="Latest report of the scheduled reconciliation job")
+async def reconciliation_scheduled(request: Request, principal: CurrentPrincipal) -> dict:
+    if principal.role not in queries.DINAS_ROLES:
+        raise queries._forbidden("Hanya dinas yang dapat melihat rekonsiliasi.", "Only the dinas may read reconciliations.")
+    return {"reports": request.app.state.runtime.reconciliation.latest}

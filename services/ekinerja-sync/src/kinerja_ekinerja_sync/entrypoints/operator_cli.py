@@ -50,5 +50,31 @@ def retry(assessment_id: str, operator: str = typer.Option("cli", help="Who asks
     typer.echo(json.dumps(result, default=str, ensure_ascii=False))
 
 
+
+@app.command()
+def reconcile(
+    period: str = typer.Option(..., help="TAHUN-BULANMULAI-BULANSELESAI, e.g. 2026-1-6"),
+    region: str = typer.Option(..., help="6-digit region code"),
+    requeue_missing: bool = typer.Option(False, help="Re-send the results e-Kinerja does not hold"),
+) -> None:
+    """Compare a period and region with e-Kinerja; print the report as JSON."""
+    from kinerja_ekinerja_sync.service_layer.reconciliation import reconcile as run
+
+    principal = Principal(sub="cli", role="sistem")
+
+    async def action(rt):
+        try:
+            return await run(rt.uow, rt.worker.client, principal, period, region, requeue_missing=requeue_missing)
+        finally:
+            await rt.worker.client.aclose()
+
+    try:
+        result = asyncio.run(_with_runtime(action))
+    except AppError as exc:
+        typer.echo(json.dumps({"error": exc.code, "message": exc.message}, ensure_ascii=False), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(result, default=str, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     app()
