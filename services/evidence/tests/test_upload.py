@@ -201,7 +201,6 @@ def _multipart(plan_id: str, *, file_first: bool = False) -> tuple[bytes, bytes,
 async def test_oversized_upload_is_cut_off_without_reading_the_rest(service):
     plan = await service.approved_plan()
     owner = service.guru(plan.teacher_nip)
-    limit = service.settings.evidence_max_bytes
     head, tail, headers = _multipart(plan.plan_id)
     # A declared Content-Length over the limit is refused before any byte is read.
     declared = CountingBody(head, 1024, tail)
