@@ -95,7 +95,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=500_000)
     parser.add_argument("--schools", type=int, default=64_000)
-    parser.add_argument("--postgres", help="postgresql+asyncpg://... of an empty database")
+    parser.add_argument("--postgres", help="postgresql+asyncpg://... of an empty database, or 'fresh' to "
+                        "create one on KINERJA_TEST_PG_URL (dropped afterwards)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="add the PostgreSQL run to an existing --out")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "roster_import.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,12 +105,23 @@ def main() -> None:
         t = time.perf_counter()
         rows = generate(path, args.people, args.schools)
         print(f"generated {rows} rows, {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s", flush=True)
-        runs = [run_import(path, f"sqlite+aiosqlite:///{tmp}/bench.db", rows)]
-        print(json.dumps(runs[-1]), flush=True)
+        runs = []
+        if not args.skip_sqlite:
+            runs.append(run_import(path, f"sqlite+aiosqlite:///{tmp}/bench.db", rows))
+            print(json.dumps(runs[-1]), flush=True)
         if args.postgres:
-            runs.append(run_import(path, args.postgres, rows))
+            from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database
+
+            url, name = create_postgres_database() if args.postgres == "fresh" else (args.postgres, None)
+            try:
+                runs.append(run_import(path, url, rows))
+            finally:
+                if name:
+                    drop_postgres_database(name)
             print(json.dumps(runs[-1]), flush=True)
         file_mb = round(path.stat().st_size / 1e6, 1)
+    if args.skip_sqlite and args.out.exists():
+        runs = [r for r in json.loads(args.out.read_text())["runs"] if r["database"] != runs[0]["database"]] + runs
     result = {
         "benchmark": "roster_import", "people": args.people, "schools": args.schools, "file_mb": file_mb,
         "rows": rows, "rows_per_s": runs[0]["rows_per_s"], "peak_rss_mb": runs[0]["peak_rss_mb"],
