@@ -38,6 +38,33 @@ class SchoolRef(EventContract):
 
 # ---------------------------------------------------------------- planning
 
+PlanItemKind = Literal["praktik_kinerja", "pengembangan_kompetensi", "tugas_tambahan"]
+
+
+class PlanItem(EventContract):
+    """One item of a plan (SKP) that evidence and observation attach to.
+
+    ``code`` is the Rapor Pendidikan indicator (praktik_kinerja, e.g. "D.1" or "D.1.2"), the
+    activity type (pengembangan_kompetensi: pelatihan, belajar_mandiri, komunitas_belajar, ...)
+    or the duty (tugas_tambahan). ``points`` only for competency activities.
+    """
+
+    item_id: str
+    kind: PlanItemKind
+    code: str
+    title: str
+    points: int = 0
+    focus_behaviours: list[str] = Field(default_factory=list)
+
+
+class MonthlyTarget(EventContract):
+    """A monthly target of the plan's hasil kerja ("target kerja bulanan"); month is YYYY-MM."""
+
+    target_id: str
+    month: str
+    item_id: str | None = None
+    description: str
+
 
 @register
 class RosterImported(EventContract):
@@ -50,6 +77,17 @@ class RosterImported(EventContract):
     import_id: str
     school: SchoolRef
     people: list[PersonRef]
+
+
+Stage = Literal["perencanaan", "pelaksanaan", "penilaian"]
+
+
+class PeriodStage(EventContract):
+    """One stage window of a period, inclusive dates in Asia/Jakarta."""
+
+    stage: Stage
+    starts_on: date
+    ends_on: date
 
 
 @register
@@ -67,6 +105,85 @@ class PeriodOpened(EventContract):
     ends_on: date
     month_start: int
     month_end: int
+    stages: list[PeriodStage] = Field(default_factory=list)
+    late_planning_deadline: date | None = None
+    evidence_required: bool = True
+    competency_points_min: int = 32
+    competency_points_max: int = 128
+    competency_points_max_per_activity: int | None = None
+
+
+@register
+class PeriodScheduleChanged(EventContract):
+    """The Dinas adjusted a period's windows (within its policy's bounds)."""
+
+    context = "planning"
+    aggregate = "period"
+    event = "schedule_changed"
+
+    period_id: str
+    stages: list[PeriodStage]
+    late_planning_deadline: date | None = None
+    changed_by: str
+    changed_at: datetime
+
+
+@register
+class PeriodStageStarted(EventContract):
+    """A stage began by the clock (Asia/Jakarta), without anyone pressing a button."""
+
+    context = "planning"
+    aggregate = "period"
+    event = "stage_started"
+
+    period_id: str
+    stage: Stage
+    starts_on: date
+    ends_on: date
+    started_at: datetime
+
+
+@register
+class PeriodClosed(EventContract):
+    context = "planning"
+    aggregate = "period"
+    event = "closed"
+
+    period_id: str
+    closed_at: datetime
+
+
+@register
+class SchoolPrioritiesSet(EventContract):
+    """A school's Rapor Pendidikan results and the priorities its principal chose."""
+
+    context = "planning"
+    aggregate = "school_priorities"
+    event = "set"
+
+    npsn: str
+    period_id: str
+    results: dict[str, Literal["BAIK", "SEDANG", "KURANG"]]
+    priorities: list[str]
+    set_by: str
+    set_at: datetime
+
+
+@register
+class PlanDraftSaved(EventContract):
+    """A step of a draft plan was saved (no content: the plan is the teacher's until submitted)."""
+
+    context = "planning"
+    aggregate = "plan"
+    event = "draft_saved"
+
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    plan_kind: Literal["guru", "kepala_sekolah"] = "guru"
+    step: str
+    saved_at: datetime
 
 
 @register
@@ -81,6 +198,11 @@ class PlanSubmitted(EventContract):
     school_npsn: str
     assessor_nip: str
     indicators: list[str]
+    plan_kind: Literal["guru", "kepala_sekolah"] = "guru"
+    policy: str = "pmm-2024"
+    items: list[PlanItem] = Field(default_factory=list)
+    monthly_targets: list[MonthlyTarget] = Field(default_factory=list)
+    competency_points: int = 0
     revision: int
     submitted_at: datetime
 
@@ -99,6 +221,11 @@ class PlanApproved(EventContract):
     school_npsn: str
     assessor_nip: str
     indicators: list[str]
+    plan_kind: Literal["guru", "kepala_sekolah"] = "guru"
+    policy: str = "pmm-2024"
+    items: list[PlanItem] = Field(default_factory=list)
+    monthly_targets: list[MonthlyTarget] = Field(default_factory=list)
+    competency_points: int = 0
     revision: int
     approved_by: str
     approved_at: datetime
