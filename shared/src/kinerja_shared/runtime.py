@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsBroker
 from sqlalchemy.schema import Table
 
+from kinerja_shared.clock import clock_from_settings
 from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
 from kinerja_shared.events.envelope import EventContract
 from kinerja_shared.http import ReadinessCheck, install_conventions
@@ -52,6 +53,7 @@ class ServiceRuntime:
         it (test runtimes with ad-hoc tables) the tables are created with ``create_all``."""
         self.settings = settings
         self.migrations = migrations
+        self.clock = clock_from_settings(settings)
         self.engine = make_engine(settings.database_url)
         self.session_factory = make_session_factory(self.engine)
         # Reconnect forever: nats-py gives up after 60 attempts by default.

@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     # HS256 secret for bearer tokens. The development default is refused in production mode.
     jwt_secret: str = "kinerja-dev-secret-change-me-please-0123456789"
     environment: str = "development"
+    # Development and tests only: a file holding the current time (kinerja_shared.clock.FileClock).
+    clock_file: str | None = None
     log_json: bool = False
     log_level: str = "INFO"
     # JetStream stream replicas: 1 in development, 3 in production.
