@@ -20,6 +20,10 @@ class School(SQLModel, table=True):
     npsn: str = Field(primary_key=True, max_length=8)
     name: str = Field(max_length=255)
     region_code: str = Field(index=True, max_length=6)
+    # Dapodik: bentuk pendidikan (SD, SMP, ...), negeri/swasta, the province's kode wilayah.
+    jenjang: str = Field(default="", max_length=16)
+    status: str = Field(default="", max_length=16)
+    province_code: str = Field(default="", max_length=6)
     updated_at: datetime = Field(default_factory=_now)
 
 
@@ -39,6 +43,13 @@ class Person(SQLModel, table=True):
     npsn: str | None = Field(default=None, index=True, max_length=8)
     region_code: str = Field(max_length=6)
     assessor_nip: str | None = Field(default=None, index=True, max_length=18)
+    # Dapodik identity and PTK type; empty when the file did not carry them.
+    nuptk: str = Field(default="", max_length=16)
+    nik: str = Field(default="", max_length=16)
+    jenis_ptk: str = Field(default="", max_length=64)
+    # Absent from a complete import of their school: kept (plans refer to them), npsn cleared.
+    left_at: datetime | None = None
+    left_npsn: str | None = Field(default=None, max_length=8)
     updated_at: datetime = Field(default_factory=_now)
 
 
