@@ -28,12 +28,20 @@ class PersonRef(EventContract):
     golongan: str = ""
     asn_status: Literal["PNS", "PPPK", "NON_ASN"] = "PNS"
     assessor_nip: str | None = None
+    # Added later (optional). The NIK is deliberately not published: personal data that no
+    # other context needs (UU PDP: share the minimum).
+    nuptk: str = Field("", description="16 digits, empty when unknown")
+    jenis_ptk: str = Field("", description="Dapodik jenis PTK, e.g. Guru Kelas, Guru Mapel, Kepala Sekolah")
 
 
 class SchoolRef(EventContract):
     npsn: str
     name: str
     region: str
+    # Added later (optional).
+    jenjang: str = Field("", description="bentuk pendidikan: SD, SMP, SMA, SMK, SLB, ...")
+    status: str = Field("", description="Negeri or Swasta, empty when unknown")
+    province: str = Field("", description="the province's 6-digit kode wilayah, e.g. 020000")
 
 
 # ---------------------------------------------------------------- planning
@@ -77,6 +85,11 @@ class RosterImported(EventContract):
     import_id: str
     school: SchoolRef
     people: list[PersonRef]
+    left: list[str] = Field(
+        default_factory=list,
+        description="NIPs that left the school in this import (absent from a complete import of it; "
+        "no longer in any school's roster)",
+    )
 
 
 Stage = Literal["perencanaan", "pelaksanaan", "penilaian"]
