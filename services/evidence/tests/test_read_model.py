@@ -33,7 +33,7 @@ async def test_out_of_order_and_duplicate_plan_events_end_in_the_latest_state(se
     assert view.region == plan.region and view.school_npsn == plan.school_npsn
 
     # The upload follows the read model: the agreed plan accepts bukti dukung.
-    response = await service.upload(plan.plan_id, b"%PDF-1.4\nisi\n", headers=service.guru(plan.teacher_nip))
+    response = await service.upload(plan.plan_id, b"%PDF-1.4\nisi\n%%EOF\n", headers=service.guru(plan.teacher_nip))
     assert response.status_code == 201, response.text
 
 
@@ -55,14 +55,14 @@ async def test_a_returned_plan_is_not_uploadable_and_a_later_approval_makes_it_s
     assert (view.status, view.assessor_nip) == ("returned", plan.assessor_nip)
 
     guru = service.guru(plan.teacher_nip)
-    response = await service.upload(plan.plan_id, b"%PDF-1.4\n", headers=guru)
+    response = await service.upload(plan.plan_id, b"%PDF-1.4\n%%EOF\n", headers=guru)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "rencana_belum_disepakati"
 
     await service.publish(service.submitted(plan, 2, t0 + timedelta(minutes=10)), plan.region)
     await service.publish(service.approved(plan, 2, t0 + timedelta(minutes=15)), plan.region)
     await service.wait_plan_status(plan.plan_id, "approved", revision=2)
-    response = await service.upload(plan.plan_id, b"%PDF-1.4\n", headers=guru)
+    response = await service.upload(plan.plan_id, b"%PDF-1.4\n%%EOF\n", headers=guru)
     assert response.status_code == 201, response.text
 
 

@@ -28,7 +28,7 @@ async def _sent_outbox_row(service):
 
 async def test_upload_stores_the_object_the_row_and_the_event(service):
     plan = await service.approved_plan()
-    data = samples.PDF + b"%" + b"x" * 4000 + b"\n"
+    data = samples.PDF.replace(b"trailer", b"%" + b"x" * 4000 + b"\ntrailer")
     response = await service.upload(
         plan.plan_id, data, name="../../rahasia/Laporan\u202e Praktik.pdf",
         headers=service.guru(plan.teacher_nip), declared="text/html",  # declared type is ignored
@@ -192,9 +192,10 @@ def _multipart(plan_id: str, *, file_first: bool = False) -> tuple[bytes, bytes,
         "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
     ).encode()
     head = file_head if file_first else field + file_head
-    tail = f"\r\n--{boundary}--\r\n".encode()
+    eof = "\n%%EOF\n"  # a whole PDF ends so; a truncated one is refused
+    tail = f"{eof}\r\n--{boundary}--\r\n".encode()
     if file_first:
-        tail = f"\r\n{field.decode()}--{boundary}--\r\n".encode()
+        tail = f"{eof}\r\n{field.decode()}--{boundary}--\r\n".encode()
     return head, tail, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
@@ -223,7 +224,7 @@ async def test_oversized_upload_is_cut_off_without_reading_the_rest(service):
     ok = CountingBody(head, 2, tail)
     response = await service.client.post("/v1/evidence", content=ok, headers={**owner, **headers})
     assert response.status_code == 201, response.text
-    assert response.json()["size_bytes"] == len(b"%PDF-1.4\n") + 2 * 65536
+    assert response.json()["size_bytes"] == len(b"%PDF-1.4\n") + 2 * 65536 + len(b"\n%%EOF\n")
     assert len(service.objects()) == 1 and len(await service.evidence_rows()) == 1
 
 

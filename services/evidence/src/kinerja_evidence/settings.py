@@ -20,5 +20,17 @@ class Settings(ServiceSettings):
     s3_bucket: str = "kinerja-evidence"
     # One part is held in memory per upload in progress; 5 MiB is the S3 minimum.
     s3_part_size_bytes: int = 5 * MiB
+    # The single-request upload's cap (the type's policy limit applies too).
     evidence_max_bytes: int = 20 * MiB
     evidence_presign_ttl_s: int = 300
+    # Per-type size limits overriding the period policy's, e.g. {"video/mp4": 1073741824}.
+    evidence_type_max_bytes: dict[str, int] = {}
+    # Resumable uploads: the part size clients must use (S3's minimum is 5 MiB), how long an
+    # untouched session lives, how often the sweeper looks, how many part buffers (each one
+    # part in memory) may be held at once per process.
+    upload_part_size_bytes: int = 8 * MiB
+    upload_expiry_s: int = 24 * 3600
+    upload_sweep_interval_s: float = 300.0
+    upload_parts_in_flight: int = 8
+    # A presigned PUT URL for direct-to-storage uploads lives this long.
+    upload_presign_put_ttl_s: int = 900

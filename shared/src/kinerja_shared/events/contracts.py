@@ -281,6 +281,69 @@ class EvidenceUploaded(EventContract):
     content_type: str
     file_name: str
     uploaded_at: datetime
+    # Added later, optional: the plan item it supports; whether the same bytes (SHA-256)
+    # were already evidence elsewhere (another item, period or teacher) and which ones.
+    item_id: str | None = None
+    reuse_flagged: bool = False
+    reuse_of: list[str] = Field(default_factory=list)
+    upload_method: Literal["single", "parts", "presigned"] = "single"
+
+
+@register
+class EvidenceVerified(EventContract):
+    """The assessor (PPK) accepted a bukti dukung."""
+
+    context = "evidence"
+    aggregate = "evidence"
+    event = "verified"
+
+    evidence_id: str
+    plan_id: str
+    period_id: str
+    item_id: str | None = None
+    teacher_nip: str
+    school_npsn: str
+    verified_by: str
+    note: str = ""
+    verified_at: datetime
+
+
+@register
+class EvidenceRejected(EventContract):
+    """The assessor (PPK) rejected a bukti dukung, with the reason the teacher sees."""
+
+    context = "evidence"
+    aggregate = "evidence"
+    event = "rejected"
+
+    evidence_id: str
+    plan_id: str
+    period_id: str
+    item_id: str | None = None
+    teacher_nip: str
+    school_npsn: str
+    rejected_by: str
+    reason: str
+    rejected_at: datetime
+
+
+@register
+class EvidenceDeleted(EventContract):
+    """The teacher withdrew a bukti dukung before the assessment was final; its object is gone."""
+
+    context = "evidence"
+    aggregate = "evidence"
+    event = "deleted"
+
+    evidence_id: str
+    plan_id: str
+    period_id: str
+    item_id: str | None = None
+    teacher_nip: str
+    school_npsn: str
+    sha256: str
+    deleted_by: str
+    deleted_at: datetime
 
 
 # ---------------------------------------------------------------- assessment

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
 
@@ -13,6 +14,19 @@ APPROVED = "approved"  # "disepakati": only then may bukti dukung be uploaded
 RETURNED = "returned"
 
 DINAS_ROLES = ("dinas", "operator_dinas", "sistem")
+ASSESSOR_ROLES = ("kepala_sekolah", "pengawas")
+
+# Evidence review states.
+EVIDENCE_SUBMITTED = "submitted"
+EVIDENCE_VERIFIED = "verified"
+EVIDENCE_REJECTED = "rejected"
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+def today_in_jakarta(now: datetime | None = None) -> date:
+    """Stage windows are dates in Asia/Jakarta (a day ends at midnight WIB, not UTC)."""
+    return (now or datetime.now(timezone.utc)).astimezone(JAKARTA).date()
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -42,6 +56,49 @@ class PlanFacts(Protocol):
     status: str
 
 
+class PeriodFacts(Protocol):
+    period_id: str
+    execution_starts_on: date | None
+    execution_ends_on: date | None
+    closed_at: datetime | None
+
+
+def check_execution_window(period: PeriodFacts | None, today: date) -> None:
+    """Evidence belongs to the pelaksanaan stage. A period planning has not described yet (or
+    described without stages, as producers before stages did) sets no window."""
+    if period is None:
+        return
+    if period.closed_at is not None:
+        raise ExecutionWindowClosed(period.execution_starts_on, period.execution_ends_on, closed=True)
+    start, end = period.execution_starts_on, period.execution_ends_on
+    if start is None or end is None:
+        return
+    if not start <= today <= end:
+        raise ExecutionWindowClosed(start, end)
+
+
+def is_assessor(caller: Caller, plan: PlanFacts) -> bool:
+    return bool(caller.role in ASSESSOR_ROLES and caller.nip and caller.nip == plan.assessor_nip)
+
+
+def check_may_review(caller: Caller, plan: PlanFacts) -> None:
+    """Only the plan's assessor (PPK) verifies or rejects its evidence."""
+    if not is_assessor(caller, plan):
+        raise NotAssessor()
+
+
+def parts_for(size: int, part_size: int) -> int:
+    return max(1, -(-size // part_size))
+
+
+def expected_part_size(size: int, part_size: int, part_number: int) -> int:
+    """Every part but the last is exactly ``part_size``; the last holds the rest."""
+    total = parts_for(size, part_size)
+    if part_number < total:
+        return part_size
+    return size - part_size * (total - 1)
+
+
 def check_may_upload(caller: Caller, plan: PlanFacts | None) -> None:
     """Only the owner of an agreed plan uploads its bukti dukung."""
     if plan is None or plan.status != APPROVED:
@@ -54,7 +111,7 @@ def may_read(caller: Caller, plan: PlanFacts) -> bool:
     """The owner, the plan's assessor (PPK) and dinas users of the plan's region."""
     if caller.nip and caller.nip == plan.teacher_nip:
         return True
-    if caller.role in ("kepala_sekolah", "pengawas") and caller.nip and caller.nip == plan.assessor_nip:
+    if is_assessor(caller, plan):
         return True
     if caller.role in DINAS_ROLES:
         # A dinas token scoped to a district or province sees only that slice.
@@ -111,13 +168,14 @@ class EmptyFile(AppError):
 
 
 class FileTooLarge(AppError):
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, content_type: str | None = None) -> None:
+        kind = f" untuk {content_type}" if content_type else ""
         super().__init__(
             "berkas_terlalu_besar",
-            f"Berkas melebihi batas ukuran {_human(limit)}.",
+            f"Berkas melebihi batas ukuran{kind} {_human(limit)}.",
             f"The file exceeds the size limit of {limit} bytes.",
             status_code=413,
-            details={"max_bytes": limit},
+            details={"max_bytes": limit, **({"content_type": content_type} if content_type else {})},
         )
 
 
@@ -133,5 +191,182 @@ class UnsupportedContent(AppError):
         )
 
 
+class ContentMismatch(AppError):
+    def __init__(self, detected: str, declared: str, reason: str) -> None:
+        super().__init__(
+            "jenis_berkas_tidak_sesuai",
+            f"Jenis berkas tidak sesuai dengan yang dinyatakan: {reason}.",
+            f"The content ({detected}) does not match the declared type ({declared}).",
+            status_code=415,
+            details={"detected": detected, "declared": declared},
+        )
+
+
+class DamagedContent(AppError):
+    def __init__(self, detected: str, reason: str) -> None:
+        super().__init__(
+            "isi_berkas_tidak_valid",
+            f"Isi berkas ditolak: {reason}.",
+            f"The file's content is refused: {reason}.",
+            status_code=422,
+            details={"detected": detected, "reason": reason},
+        )
+
+
+class ExecutionWindowClosed(Conflict):
+    def __init__(self, start: date | None, end: date | None, *, closed: bool = False) -> None:
+        window = f"{start} s.d. {end}" if start and end else "-"
+        super().__init__(
+            "masa_pelaksanaan_ditutup",
+            "Periode sudah ditutup: bukti tidak dapat ditambahkan." if closed else
+            f"Di luar masa pelaksanaan ({window}): bukti tidak dapat ditambahkan.",
+            "The period's execution window is not open.",
+            details={"execution_starts_on": str(start) if start else None,
+                     "execution_ends_on": str(end) if end else None, "closed": closed},
+        )
+
+
+class PlanItemNotFound(AppError):
+    def __init__(self, item_id: str) -> None:
+        super().__init__(
+            "butir_rencana_tidak_ditemukan",
+            "Butir rencana tidak ada pada rencana kinerja yang disepakati.",
+            "The plan item is not part of the agreed plan.",
+            status_code=422,
+            details={"item_id": item_id},
+        )
+
+
+class DuplicateEvidence(Conflict):
+    def __init__(self, evidence_id: str) -> None:
+        super().__init__(
+            "bukti_duplikat",
+            "Berkas yang sama sudah diunggah untuk butir ini.",
+            "The same file is already evidence for this item.",
+            details={"evidence_id": evidence_id},
+        )
+
+
+class EvidenceReadOnly(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "penilaian_sudah_final",
+            "Penilaian periode ini sudah final: bukti dukungnya tidak dapat diubah lagi.",
+            "The period's assessment is final: its evidence is read-only.",
+        )
+
+
+class NotAssessor(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "bukan_penilai",
+            "Hanya pejabat penilai kinerja guru ini yang dapat memverifikasi buktinya.",
+            "Only this teacher's assessor may review the evidence.",
+        )
+
+
+class ReasonRequired(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            "alasan_wajib_diisi", "Alasan penolakan wajib diisi.", "A reason is required.",
+            status_code=422,
+        )
+
+
+# ---------------------------------------------------------------- resumable uploads
+
+
+class UploadNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "unggahan_tidak_ditemukan",
+            "Sesi unggahan tidak ditemukan (mungkin sudah kedaluwarsa dan dibersihkan).",
+            "Upload session not found (it may have expired and been cleaned up).",
+        )
+
+
+class UploadOfSomeoneElse(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "akses_ditolak",
+            "Sesi unggahan ini milik pengguna lain.",
+            "This upload session belongs to someone else.",
+        )
+
+
+class UploadNotOpen(Conflict):
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            "unggahan_sudah_selesai",
+            "Sesi unggahan sudah selesai: tidak dapat menerima bagian lagi.",
+            "The upload session is no longer open.",
+            details={"status": status},
+        )
+
+
+class PartOutOfOrder(Conflict):
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(
+            "bagian_tidak_berurutan",
+            f"Bagian {got} dikirim tidak berurutan: server menunggu bagian {expected}.",
+            f"Part {got} is out of order: part {expected} is expected next.",
+            details={"expected_part": expected, "part": got},
+        )
+
+
+class PartSizeWrong(AppError):
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(
+            "ukuran_bagian_salah",
+            f"Ukuran bagian salah: seharusnya {expected} byte, diterima {got} byte.",
+            f"Wrong part size: expected {expected} bytes, received {got}.",
+            status_code=422,
+            details={"expected_bytes": expected, "received_bytes": got},
+        )
+
+
+class PartChecksumMismatch(AppError):
+    def __init__(self, declared: str, computed: str) -> None:
+        super().__init__(
+            "checksum_bagian_salah",
+            "Checksum SHA-256 bagian tidak cocok: bagian rusak di perjalanan, kirim ulang.",
+            "The part's SHA-256 does not match: it was damaged in transit, send it again.",
+            status_code=422,
+            details={"declared": declared, "computed": computed},
+        )
+
+
+class FileChecksumMismatch(AppError):
+    def __init__(self, declared: str, computed: str) -> None:
+        super().__init__(
+            "checksum_berkas_salah",
+            "Checksum SHA-256 berkas tidak cocok dengan yang dinyatakan.",
+            "The file's SHA-256 does not match the declared one.",
+            status_code=422,
+            details={"declared": declared, "computed": computed},
+        )
+
+
+class UploadIncomplete(Conflict):
+    def __init__(self, received: int, total: int, detail: str = "") -> None:
+        super().__init__(
+            "unggahan_belum_lengkap",
+            f"Unggahan belum lengkap: {received} dari {total} bagian diterima{detail}.",
+            "The upload is not complete.",
+            details={"parts_received": received, "parts_total": total},
+        )
+
+
 def _human(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size} byte"
+
+
+def invalid_input(problem: str, field_name: str | None = None, problem_en: str = "") -> AppError:
+    """The same shape as the shared 422 for invalid bodies."""
+    return AppError(
+        "input_tidak_valid",
+        "Data yang dikirim tidak valid.",
+        "The request body or parameters are invalid." + (f" {problem_en}" if problem_en else ""),
+        status_code=422,
+        details=[{"field": f"body.{field_name}" if field_name else "body", "problem": problem}],
+    )

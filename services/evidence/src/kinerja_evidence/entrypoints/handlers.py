@@ -1,15 +1,27 @@
-"""Event handlers: planning's plan events feed the read model of plans (thin; the consumer
-commits with its inbox row)."""
+"""Event handlers (thin; the consumer commits with its inbox row): planning's plan events feed
+the read model of plans and their items, planning's period events the read model of periods,
+assessment's AssessmentFinalized the list of finalized (read-only) teacher periods."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from kinerja_shared.events import Envelope, PlanApproved, PlanReturned, PlanSubmitted
+from kinerja_shared.events import (
+    AssessmentFinalized,
+    Envelope,
+    PeriodClosed,
+    PeriodOpened,
+    PeriodScheduleChanged,
+    PeriodStageStarted,
+    PlanApproved,
+    PlanReturned,
+    PlanSubmitted,
+)
 from kinerja_shared.messaging.streams import ConsumerSpec
 from kinerja_shared.uow import UnitOfWork
 
 from kinerja_evidence.domain.model import APPROVED, RETURNED, SUBMITTED
+from kinerja_evidence.service_layer import periods
 from kinerja_evidence.service_layer.plans import PlanState, record_plan_state
 
 PLANNING_CONSUMER = ConsumerSpec(
@@ -42,6 +54,10 @@ def _state(
         status=status,
         revision=event.revision,
         occurred_at=occurred_at,
+        items=getattr(event, "items", None),
+        monthly_targets=getattr(event, "monthly_targets", None),
+        policy=getattr(event, "policy", None),
+        competency_points=getattr(event, "competency_points", None) if getattr(event, "items", None) else None,
     )
 
 
@@ -50,3 +66,42 @@ PLANNING_HANDLERS = {
     PlanApproved: on_plan_approved,
     PlanReturned: on_plan_returned,
 }
+
+
+# A consumer of its own (not a wider filter on evidence-planning): an existing durable's
+# filter is never changed under running replicas.
+PERIODS_CONSUMER = ConsumerSpec(
+    "evidence-periods", "KINERJA_PLANNING", ["kinerja.planning.period.>"]
+)
+ASSESSMENT_CONSUMER = ConsumerSpec(
+    "evidence-assessment", "KINERJA_ASSESSMENT", ["kinerja.assessment.assessment.>"]
+)
+
+
+async def on_period_opened(event: PeriodOpened, envelope: Envelope, uow: UnitOfWork) -> None:
+    await periods.record_period_opened(uow.session, event, envelope.occurred_at)
+
+
+async def on_schedule_changed(event: PeriodScheduleChanged, envelope: Envelope, uow: UnitOfWork) -> None:
+    await periods.record_schedule_changed(uow.session, event)
+
+
+async def on_stage_started(event: PeriodStageStarted, envelope: Envelope, uow: UnitOfWork) -> None:
+    await periods.record_stage_started(uow.session, event)
+
+
+async def on_period_closed(event: PeriodClosed, envelope: Envelope, uow: UnitOfWork) -> None:
+    await periods.record_period_closed(uow.session, event)
+
+
+async def on_assessment_finalized(event: AssessmentFinalized, envelope: Envelope, uow: UnitOfWork) -> None:
+    await periods.record_assessment_finalized(uow.session, event)
+
+
+PERIOD_HANDLERS = {
+    PeriodOpened: on_period_opened,
+    PeriodScheduleChanged: on_schedule_changed,
+    PeriodStageStarted: on_stage_started,
+    PeriodClosed: on_period_closed,
+}
+ASSESSMENT_HANDLERS = {AssessmentFinalized: on_assessment_finalized}

@@ -19,25 +19,13 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from kinerja_shared.errors import AppError
 
-from kinerja_evidence.domain.model import FileTooLarge
+from kinerja_evidence.domain.model import FileTooLarge, invalid_input  # noqa: F401 (re-exported)
 
 SPOOL_IN_MEMORY = 1024 * 1024
 MAX_FIELD_BYTES = 8 * 1024
 # Room for the part headers and boundaries around the file in a well-formed request.
 ENVELOPE_ALLOWANCE = 64 * 1024
-
-
-def invalid_input(problem: str, field_name: str | None = None, problem_en: str = "") -> AppError:
-    """The same shape as the shared 422 for invalid bodies."""
-    return AppError(
-        "input_tidak_valid",
-        "Data yang dikirim tidak valid.",
-        "The request body or parameters are invalid." + (f" {problem_en}" if problem_en else ""),
-        status_code=422,
-        details=[{"field": f"body.{field_name}" if field_name else "body", "problem": problem}],
-    )
 
 
 @dataclass

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from kinerja_evidence.adapters.tables import PlanView
+from kinerja_evidence.adapters.tables import MonthlyTargetView, PlanItemView, PlanView
 from kinerja_evidence.domain.model import plan_event_is_newer
 
 # A row created "at the beginning of time", so any real event is newer than it.
@@ -29,6 +30,11 @@ class PlanState:
     status: str
     revision: int
     occurred_at: datetime
+    # None: the event does not carry them (PlanReturned, producers before items).
+    items: list | None = None
+    monthly_targets: list | None = None
+    policy: str | None = None
+    competency_points: int | None = None
 
 
 async def record_plan_state(session: AsyncSession, state: PlanState) -> bool:
@@ -55,9 +61,37 @@ async def record_plan_state(session: AsyncSession, state: PlanState) -> bool:
         row.state_at = state.occurred_at
         if state.assessor_nip:
             row.assessor_nip = state.assessor_nip
+        if state.policy:
+            row.policy = state.policy
+        if state.competency_points is not None:
+            row.competency_points = state.competency_points
+        await _replace_items(session, state)
     row.updated_at = datetime.now(timezone.utc)
     session.add(row)
     return changed
+
+
+async def _replace_items(session: AsyncSession, state: PlanState) -> None:
+    """The newer revision's items and targets replace the older ones whole."""
+    if state.items:
+        await session.exec(delete(PlanItemView).where(PlanItemView.plan_id == state.plan_id))  # type: ignore[call-overload]
+        for item in state.items:
+            session.add(PlanItemView(
+                plan_id=state.plan_id, item_id=item.item_id, kind=item.kind, code=item.code,
+                title=item.title[:500], points=item.points,
+            ))
+    if state.monthly_targets:
+        await session.exec(delete(MonthlyTargetView).where(MonthlyTargetView.plan_id == state.plan_id))  # type: ignore[call-overload]
+        for target in state.monthly_targets:
+            session.add(MonthlyTargetView(
+                plan_id=state.plan_id, target_id=target.target_id, month=target.month,
+                item_id=target.item_id, description=target.description,
+            ))
+    await session.flush()
+
+
+async def get_item(session: AsyncSession, plan_id: str, item_id: str) -> PlanItemView | None:
+    return await session.get(PlanItemView, (plan_id, item_id))
 
 
 async def _insert_if_missing(session: AsyncSession, state: PlanState) -> None:

@@ -1,0 +1,109 @@
+"""The assessor's verdict on a bukti dukung, and the teacher withdrawing one. Every transition
+is an event; nothing changes once the teacher's assessment for the period is final."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
+from kinerja_shared.logging import get_logger
+from kinerja_shared.uow import UnitOfWorkFactory
+
+from kinerja_evidence.adapters.storage import ObjectStorage
+from kinerja_evidence.adapters.tables import Evidence, PlanView
+from kinerja_evidence.domain.model import (
+    EVIDENCE_REJECTED,
+    EVIDENCE_VERIFIED,
+    AccessDenied,
+    Caller,
+    EvidenceNotFound,
+    EvidenceReadOnly,
+    ReasonRequired,
+    check_may_review,
+    invalid_input,
+)
+from kinerja_evidence.service_layer.periods import is_finalized
+
+log = get_logger(__name__)
+
+MAX_REASON = 2000
+
+
+async def review_evidence(
+    uow_factory: UnitOfWorkFactory, caller: Caller, evidence_id: str, decision: str, reason: str | None
+) -> Evidence:
+    """verified / rejected (with a reason). The same verdict twice changes nothing and
+    publishes nothing; the assessor may change their mind until the assessment is final."""
+    if decision not in (EVIDENCE_VERIFIED, EVIDENCE_REJECTED):
+        raise invalid_input("harus 'verified' atau 'rejected'", "decision", "decision must be verified or rejected.")
+    reason = (reason or "").strip()
+    if decision == EVIDENCE_REJECTED and not reason:
+        raise ReasonRequired()
+    if len(reason) > MAX_REASON:
+        raise invalid_input(f"paling panjang {MAX_REASON} karakter", "reason", "reason too long.")
+    async with uow_factory() as uow:
+        row = await uow.session.get(Evidence, evidence_id, with_for_update=True)
+        if row is None:
+            raise EvidenceNotFound()
+        plan = await uow.session.get(PlanView, row.plan_id)
+        if plan is None:
+            raise EvidenceNotFound()
+        check_may_review(caller, plan)
+        if await is_finalized(uow.session, row.period_id, row.teacher_nip):
+            raise EvidenceReadOnly()
+        if row.status == decision and (row.review_reason or "") == reason:
+            uow.session.expunge(row)
+            return row
+        now = datetime.now(timezone.utc)
+        row.status, row.review_reason = decision, reason or None
+        row.reviewed_by, row.reviewed_at = caller.nip, now
+        common = dict(
+            evidence_id=row.evidence_id, plan_id=row.plan_id, period_id=row.period_id,
+            item_id=row.item_id, teacher_nip=row.teacher_nip, school_npsn=row.school_npsn,
+        )
+        if decision == EVIDENCE_VERIFIED:
+            uow.publish(EvidenceVerified(**common, verified_by=caller.nip or "", note=reason, verified_at=now),
+                        region=plan.region)
+        else:
+            uow.publish(EvidenceRejected(**common, rejected_by=caller.nip or "", reason=reason, rejected_at=now),
+                        region=plan.region)
+        uow.session.add(row)
+        await uow.commit()
+        await uow.session.refresh(row)
+        uow.session.expunge(row)
+    log.info("evidence.reviewed", evidence_id=evidence_id, decision=decision)
+    return row
+
+
+async def delete_evidence(
+    uow_factory: UnitOfWorkFactory, storage: ObjectStorage, caller: Caller, evidence_id: str
+) -> None:
+    """The owner withdraws a file before the assessment is final: the row and the event in one
+    transaction, then the object (a failed removal is logged for the operator; the row is
+    already gone, so nobody is shown a file that should not exist)."""
+    async with uow_factory() as uow:
+        row = await uow.session.get(Evidence, evidence_id, with_for_update=True)
+        if row is None:
+            raise EvidenceNotFound()
+        if not caller.nip or caller.nip != row.teacher_nip:
+            raise AccessDenied()
+        if await is_finalized(uow.session, row.period_id, row.teacher_nip):
+            raise EvidenceReadOnly()
+        plan = await uow.session.get(PlanView, row.plan_id)
+        key = row.object_key
+        uow.publish(
+            EvidenceDeleted(
+                evidence_id=row.evidence_id, plan_id=row.plan_id, period_id=row.period_id,
+                item_id=row.item_id, teacher_nip=row.teacher_nip, school_npsn=row.school_npsn,
+                sha256=row.sha256, deleted_by=caller.nip, deleted_at=datetime.now(timezone.utc),
+            ),
+            region=plan.region if plan else "",
+        )
+        await uow.session.delete(row)
+        await uow.commit()
+    try:
+        await asyncio.shield(storage.remove(key))
+    except Exception as exc:
+        log.error("evidence.orphan_object", object_key=key, error=str(exc))
+    log.info("evidence.deleted", evidence_id=evidence_id)
