@@ -13,33 +13,54 @@ from fastapi import FastAPI
 from kinerja_shared.auth import Principal
 from kinerja_shared.db import make_engine, make_session_factory
 from kinerja_shared.errors import AppError
+from kinerja_shared.logging import get_logger
 from kinerja_shared.migrations import upgrade_database
 from kinerja_shared.runtime import ServiceRuntime, serve
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import TABLES
-from kinerja_planning.entrypoints import http
+from kinerja_planning.entrypoints import http, plans_http
 from kinerja_planning.migrations import LOCATION as MIGRATIONS
-from kinerja_planning.service_layer import roster, roster_stream
+from kinerja_planning.service_layer import periods, roster, roster_stream
 from kinerja_planning.settings import Settings
 
-DESCRIPTION = """Roster (schools, people, who assesses whom), periods and plans (SKP).
+DESCRIPTION = """Roster (schools, people, who assesses whom), periods made from a policy,
+Rapor Pendidikan priorities, and plans (SKP) in five steps with monthly targets.
 
-A guru submits a plan aligned with Rapor Pendidikan indicators; their assessor (the kepala
-sekolah) agrees it ("disepakati") or returns it with a reason ("dikembalikan"). Every change is
-published through the outbox: `RosterImported`, `PeriodOpened`, `PlanSubmitted`,
-`PlanApproved`, `PlanReturned`. Planning consumes no events yet."""
+A guru (or a kepala sekolah, for their own plan) writes a draft step by step, drawing Praktik
+Kinerja from the school's priorities, and submits it; their assessor (the kepala sekolah, or
+for a principal their pengawas / Tim Kinerja member) agrees it ("disepakati") or returns it
+with a reason ("dikembalikan"). Stage windows are enforced in Asia/Jakarta time; periods open
+and close by the clock. Every change is published through the outbox (see the event catalog).
+Planning consumes no events."""
+
+log = get_logger(__name__)
 
 
 def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
-    app = runtime.http_app(title="Kinerja planning", description=DESCRIPTION, routers=[http.router])
+    app = runtime.http_app(
+        title="Kinerja planning", description=DESCRIPTION, routers=[http.router, plans_http.router]
+    )
+    runtime.add_background(lambda: _period_clock(runtime, settings.period_tick_s))
     return runtime, app
 
 
+async def _period_clock(runtime: ServiceRuntime, every_s: float) -> None:
+    """Periods open, announce their stages and close by the clock, without anyone pressing a
+    button. A failed tick (database briefly down) is logged and tried again next time."""
+    while True:
+        try:
+            await periods.tick(runtime.uow, runtime.clock)
+        except Exception:  # noqa: BLE001 - keep ticking; the next tick catches up
+            log.exception("period.clock_failed")
+        await asyncio.sleep(every_s)
+
+
 async def import_roster_file(
-    settings: Settings, path: Path, imported_by: str, progress: roster_stream.Progress | None = None
+    settings: Settings, path: Path, imported_by: str, progress: roster_stream.Progress | None = None,
+    complete: bool = True,
 ) -> roster.ImportResult:
     """The same use case as the HTTP import, straight against the database. The events wait in
     the outbox; the running service's relay publishes them."""
@@ -49,7 +70,7 @@ async def import_roster_file(
         uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
         principal = Principal(sub=imported_by, role="operator_dinas")
         # Streamed in batches: a province file is never held whole (service_layer/roster_stream).
-        return await roster_stream.import_roster_path(uow, principal, path, progress=progress)
+        return await roster_stream.import_roster_path(uow, principal, path, progress=progress, complete=complete)
     finally:
         await engine.dispose()
 
@@ -72,11 +93,11 @@ def serve_command() -> None:
     serve(app, settings)
 
 
-async def _import_with_progress(file: Path, imported_by: str) -> roster.ImportResult:
+async def _import_with_progress(file: Path, imported_by: str, complete: bool) -> roster.ImportResult:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    phases = {"indeks": "indeks NIP", "periksa": "memeriksa", "tulis": "menulis"}
+    phases = {"indeks": "indeks NIP", "periksa": "memeriksa", "tulis": "menulis", "keluar": "yang keluar"}
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=Console(stderr=True), transient=False,
@@ -88,17 +109,22 @@ async def _import_with_progress(file: Path, imported_by: str) -> roster.ImportRe
                 tasks[phase] = bar.add_task(phases.get(phase, phase), total=total or None)
             bar.update(tasks[phase], completed=done, total=total or None)
 
-        return await import_roster_file(Settings(), file, imported_by, progress)
+        return await import_roster_file(Settings(), file, imported_by, progress, complete)
 
 
 @cli.command("import-roster")
 def import_roster_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="roster CSV"),
     imported_by: str = typer.Option("cli", help="who is importing (kept in the import record)"),
+    complete: bool = typer.Option(
+        True, "--complete/--partial",
+        help="complete (default): the file is the whole roster of every school it lists, so people "
+        "stored there and absent from it leave; partial: only add and update",
+    ),
 ) -> None:
     """Import a roster CSV into the database (all lines or none)."""
     try:
-        result = asyncio.run(_import_with_progress(file, imported_by))
+        result = asyncio.run(_import_with_progress(file, imported_by, complete))
     except AppError as exc:
         typer.echo(f"{exc.code}: {exc.message}", err=True)
         for line in exc.details or []:
@@ -107,7 +133,7 @@ def import_roster_command(
     typer.echo(json.dumps({
         "import_id": result.import_id, "schools": result.schools, "people": result.people,
         "added": result.added, "changed": result.changed, "moved": result.moved,
-        "unchanged": result.unchanged, "published_schools": result.published_schools,
+        "unchanged": result.unchanged, "left": result.left, "published_schools": result.published_schools,
     }))
 
 

@@ -12,3 +12,6 @@ class Settings(ServiceSettings):
     http_port: int = 8101
     # A district's roster export is a few MB at most; anything larger is refused with 413.
     roster_max_bytes: int = 20 * MiB
+    # How often the clock is read to open periods, announce stages and close periods. Each step
+    # happens at most once whatever the number of replicas (row locks).
+    period_tick_s: float = 30.0

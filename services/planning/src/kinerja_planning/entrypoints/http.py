@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
@@ -10,9 +12,9 @@ from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
 
-from kinerja_planning.adapters.tables import Period, Person, School
-from kinerja_planning.domain.plans import Plan
-from kinerja_planning.service_layer import periods, plans, readiness, roster
+from kinerja_planning.adapters.tables import Person, School
+from kinerja_planning.domain import roster as domain_roster
+from kinerja_planning.service_layer import readiness, roster
 
 router = APIRouter(prefix="/v1")
 
@@ -31,11 +33,33 @@ def _errors(*items: tuple[int, str, str]) -> dict:
 
 # ------------------------------------------------------------------------ roster
 
+_ROSTER_COLUMNS = {
+    name: {"type": ["string", "null"]}
+    for name in (*domain_roster.COLUMNS, *domain_roster.OPTIONAL_COLUMNS)
+}
 _CSV_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "text/csv": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "additionalProperties": False,
+                    "properties": {"rows": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False, "properties": _ROSTER_COLUMNS,
+                    }}},
+                },
+                "example": {"rows": [{
+                    "npsn": "20212345", "school_name": "SD Negeri 1 Cibinong", "school_jenjang": "SD",
+                    "school_status": "Negeri", "region_code": "020500", "province_code": "020000",
+                    "nip": "198503122010012001", "nuptk": "1234567890123456", "nik": "3201015203850002",
+                    "name": "Dewi Lestari, S.Pd.", "role": "guru", "jenis_ptk": "Guru Kelas",
+                    "jabatan": "Guru Kelas", "jenjang": "Ahli Muda", "golongan": "III/c",
+                    "asn_status": "PNS", "assessor_nip": "197204151998022001",
+                }]},
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -56,6 +80,7 @@ class ImportOut(BaseModel):
     changed: int = Field(0, description="people whose data changed, same school")
     moved: int = Field(0, description="people who moved school")
     unchanged: int = Field(0, description="lines identical to the stored roster (nothing written)")
+    left: int = Field(0, description="people who left a school the (complete) file lists")
     published_schools: int = Field(0, description="schools whose RosterImported snapshot was published")
 
 
@@ -95,13 +120,13 @@ async def _roster_bytes(request: Request) -> bytes:
                     "Attach the roster in the multipart field 'file'.",
                     status_code=422,
                 )
-    elif content_type in ("text/csv", "text/plain", "application/csv", "application/octet-stream"):
+    elif content_type in ("text/csv", "text/plain", "application/csv", "application/octet-stream", "application/json"):
         data = await _read_limited(request.stream(), limit)
     else:
         raise AppError(
             "jenis_konten_tidak_didukung",
-            "Kirim roster sebagai text/csv atau multipart/form-data (kolom 'file').",
-            "Send the roster as text/csv or multipart/form-data (field 'file').",
+            "Kirim roster sebagai text/csv, application/json atau multipart/form-data (kolom 'file').",
+            "Send the roster as text/csv, application/json or multipart/form-data (field 'file').",
             status_code=415,
         )
     if not data.strip():
@@ -119,27 +144,44 @@ async def _one(data: bytes):
     "/roster/imports",
     status_code=201,
     tags=["roster"],
-    summary="Import a roster CSV (raw text/csv body, or multipart field 'file')",
+    summary="Import a roster: CSV (raw text/csv body, or multipart field 'file') or JSON {rows: [...]}",
     description="Every line is validated first; if any line is bad nothing is imported and "
-    "the answer lists every bad line. Roles: dinas, operator_dinas, operator_sekolah (own NPSN only).",
+    "the answer lists every bad line (CSV: line 1 is the header; JSON: the row's 1-based position, "
+    "0 the document). JSON rows are objects keyed by the CSV column names. With `complete=true` the "
+    "file is the whole roster of every school it lists: people stored there and absent from the file "
+    "leave (`left`). Roles: dinas, operator_dinas, operator_sekolah (own NPSN only).",
     openapi_extra=_CSV_BODY,
     responses=_errors(
         (422, "roster_tidak_valid", "bad lines, see details[].line/nip/problems"),
         (422, "berkas_wajib_diisi", "no file or an empty file"),
+        (422, "input_tidak_valid", "a JSON body that is not JSON"),
         (413, "berkas_terlalu_besar", "over KINERJA_ROSTER_MAX_BYTES"),
-        (415, "jenis_konten_tidak_didukung", "neither text/csv nor multipart/form-data"),
+        (415, "jenis_konten_tidak_didukung", "not text/csv, application/json or multipart/form-data"),
         (403, "peran_tidak_diizinkan", "not dinas, operator_dinas or operator_sekolah"),
         (409, "impor_bersamaan", "a concurrent import touched the same people"),
     ),
 )
-async def import_roster(request: Request, principal: CurrentPrincipal) -> ImportOut:
+async def import_roster(
+    request: Request, principal: CurrentPrincipal,
+    complete: bool = Query(False, description="the file is the whole roster of each school it lists"),
+) -> ImportOut:
     # Refuse the wrong role before reading a large body.
     principal.require_role(*roster.IMPORT_ROLES)
     data = await _roster_bytes(request)
-    result = await roster.import_roster(_uow(request), principal, data)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        try:
+            document = json.loads(data)
+        except ValueError as exc:  # also bytes that are not UTF-8
+            raise AppError(
+                "input_tidak_valid", f"Badan permintaan bukan JSON yang valid: {exc}",
+                f"The body is not valid JSON: {exc}", status_code=422,
+            ) from None
+        result = await roster.import_roster_json(_uow(request), principal, document, complete=complete)
+    else:
+        result = await roster.import_roster(_uow(request), principal, data, complete=complete)
     return ImportOut(
         import_id=result.import_id, schools=result.schools, people=result.people, added=result.added,
-        changed=result.changed, moved=result.moved, unchanged=result.unchanged,
+        changed=result.changed, moved=result.moved, unchanged=result.unchanged, left=result.left,
         published_schools=result.published_schools,
     )
 
@@ -153,12 +195,18 @@ class PersonOut(BaseModel):
     golongan: str
     asn_status: str
     assessor_nip: str | None
+    nuptk: str = ""
+    nik: str = ""
+    jenis_ptk: str = ""
 
 
 class SchoolPeopleOut(BaseModel):
     npsn: str
     name: str
     region_code: str
+    jenjang: str = ""
+    status: str = ""
+    province_code: str = ""
     people: list[PersonOut]
 
 
@@ -166,6 +214,7 @@ def _person_out(p: Person) -> PersonOut:
     return PersonOut(
         nip=p.nip, name=p.name, role=p.role, jabatan=p.jabatan, jenjang=p.jenjang,
         golongan=p.golongan, asn_status=p.asn_status, assessor_nip=p.assessor_nip,
+        nuptk=p.nuptk, nik=p.nik, jenis_ptk=p.jenis_ptk,
     )
 
 
@@ -185,8 +234,8 @@ async def school_people(npsn: str, request: Request, principal: CurrentPrincipal
 
 def _school_out(school: School, people: list[Person]) -> SchoolPeopleOut:
     return SchoolPeopleOut(
-        npsn=school.npsn, name=school.name, region_code=school.region_code,
-        people=[_person_out(p) for p in people],
+        npsn=school.npsn, name=school.name, region_code=school.region_code, jenjang=school.jenjang,
+        status=school.status, province_code=school.province_code, people=[_person_out(p) for p in people],
     )
 
 
@@ -241,250 +290,3 @@ async def school_readiness(npsn: str, request: Request, principal: CurrentPrinci
 )
 async def district_readiness(code: str, request: Request, principal: CurrentPrincipal) -> DistrictReadinessOut:
     return DistrictReadinessOut(**await readiness.district_readiness(_uow(request), principal, code))
-
-
-# ------------------------------------------------------------------------ periods
-
-
-class PeriodIn(BaseModel):
-    policy: str = Field(examples=["pmm-2024"])
-    year: int = Field(examples=[2026])
-    semester: int | None = Field(default=None, examples=[1])
-
-
-class PeriodOut(BaseModel):
-    period_id: str
-    policy: str
-    year: int
-    semester: int | None
-    name: str
-    starts_on: str
-    ends_on: str
-    month_start: int
-    month_end: int
-    status: str
-
-
-class PeriodsOut(BaseModel):
-    periods: list[PeriodOut]
-
-
-def _period_out(p: Period) -> PeriodOut:
-    return PeriodOut(
-        period_id=p.period_id, policy=p.policy, year=p.year, semester=p.semester, name=p.name,
-        starts_on=p.starts_on.isoformat(), ends_on=p.ends_on.isoformat(),
-        month_start=p.month_start, month_end=p.month_end, status=p.status,
-    )
-
-
-_PERIOD_NOT_FOUND = (404, "periode_tidak_ditemukan", "no such period")
-_MANAGE_ONLY = (403, "peran_tidak_diizinkan", "not dinas or operator_dinas")
-
-
-@router.post(
-    "/periods",
-    status_code=201,
-    tags=["periods"],
-    summary="Create a period (status scheduled)",
-    responses=_errors(
-        (422, "kebijakan_tidak_dikenal", "unknown policy"),
-        (422, "semester_tidak_valid", "semester not 1 or 2"),
-        (422, "tahun_tidak_valid", "year outside 2000-2100"),
-        (409, "periode_sudah_ada", "same policy, year and semester exists"),
-        _MANAGE_ONLY,
-    ),
-)
-async def create_period(body: PeriodIn, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    period = await periods.create_period(_uow(request), principal, body.policy, body.year, body.semester)
-    return _period_out(period)
-
-
-@router.get("/periods", tags=["periods"], summary="All periods, newest year first")
-async def list_periods(request: Request, principal: CurrentPrincipal) -> PeriodsOut:
-    return PeriodsOut(periods=[_period_out(p) for p in await periods.list_periods(_uow(request))])
-
-
-@router.get("/periods/{period_id}", tags=["periods"], responses=_errors(_PERIOD_NOT_FOUND))
-async def get_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    return _period_out(await periods.get_period(_uow(request), period_id))
-
-
-_WRONG_PERIOD_STATUS = (409, "status_periode_tidak_sesuai", "the period cannot move to that status")
-
-
-@router.post(
-    "/periods/{period_id}/open",
-    tags=["periods"],
-    summary="Open a scheduled period (publishes PeriodOpened); opening an open period is a no-op",
-    responses=_errors(_PERIOD_NOT_FOUND, _WRONG_PERIOD_STATUS, _MANAGE_ONLY),
-)
-async def open_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    return _period_out(await periods.open_period(_uow(request), principal, period_id))
-
-
-@router.post(
-    "/periods/{period_id}/close",
-    tags=["periods"],
-    summary="Close an open period; closing a closed period is a no-op",
-    responses=_errors(_PERIOD_NOT_FOUND, _WRONG_PERIOD_STATUS, _MANAGE_ONLY),
-)
-async def close_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    return _period_out(await periods.close_period(_uow(request), principal, period_id))
-
-
-# ------------------------------------------------------------------------ plans
-
-
-class PlanIn(BaseModel):
-    period_id: str
-    indicators: list[str] = Field(default_factory=list, examples=[["A.1", "D.1"]])
-    summary: str | None = None
-
-
-class ResubmitIn(BaseModel):
-    indicators: list[str] = Field(default_factory=list)
-    summary: str | None = None
-
-
-class ReturnIn(BaseModel):
-    reason: str | None = None
-
-
-class HistoryOut(BaseModel):
-    action: str
-    by: str
-    at: str
-    reason: str | None
-
-
-class PlanOut(BaseModel):
-    plan_id: str
-    period_id: str
-    teacher_nip: str
-    teacher_name: str
-    school_npsn: str
-    assessor_nip: str
-    indicators: list[str]
-    summary: str
-    status: str
-    status_label: str
-    revision: int
-    return_reason: str | None
-    history: list[HistoryOut]
-
-
-class PlansOut(BaseModel):
-    plans: list[PlanOut]
-
-
-def _plan_out(p: Plan) -> PlanOut:
-    return PlanOut(
-        plan_id=p.plan_id, period_id=p.period_id, teacher_nip=p.teacher_nip,
-        teacher_name=p.teacher_name, school_npsn=p.school_npsn, assessor_nip=p.assessor_nip,
-        indicators=p.indicators, summary=p.summary, status=p.status, status_label=p.status_label,
-        revision=p.revision, return_reason=p.return_reason,
-        history=[HistoryOut(action=h.action, by=h.by, at=h.at.isoformat(), reason=h.reason) for h in p.history],
-    )
-
-
-_PLAN_NOT_FOUND = (404, "rencana_tidak_ditemukan", "no such plan")
-_PERIOD_CLOSED = (409, "periode_sudah_ditutup", "the period is closed")
-_WRONG_PLAN_STATUS = (409, "status_rencana_tidak_sesuai", "the plan is not in a status that allows this")
-_BAD_INDICATORS = [
-    (422, "indikator_wajib_diisi", "no indicator"),
-    (422, "indikator_tidak_dikenal", "an indicator outside the Rapor Pendidikan list"),
-    (422, "ringkasan_terlalu_panjang", "summary over 5000 characters"),
-]
-
-
-@router.post(
-    "/plans",
-    status_code=201,
-    tags=["plans"],
-    summary="A guru submits their plan (SKP) for an open period",
-    responses=_errors(
-        (404, "periode_tidak_ditemukan", "no such period"),
-        (409, "periode_belum_dibuka", "the period is still scheduled"),
-        _PERIOD_CLOSED,
-        (409, "rencana_sudah_ada", "this teacher already has a plan in this period"),
-        *_BAD_INDICATORS,
-        (403, "guru_tidak_terdaftar", "the caller's NIP is not a guru in the roster"),
-        (403, "peran_tidak_diizinkan", "not a guru"),
-    ),
-)
-async def submit_plan(body: PlanIn, request: Request, principal: CurrentPrincipal) -> PlanOut:
-    plan = await plans.submit_plan(_uow(request), principal, body.period_id, body.indicators, body.summary)
-    return _plan_out(plan)
-
-
-@router.post(
-    "/plans/{plan_id}/resubmit",
-    tags=["plans"],
-    summary="The owner resubmits a returned plan (revision + 1)",
-    responses=_errors(
-        _PLAN_NOT_FOUND, _WRONG_PLAN_STATUS, _PERIOD_CLOSED, *_BAD_INDICATORS,
-        (403, "akses_ditolak", "not the plan's owner"),
-    ),
-)
-async def resubmit_plan(plan_id: str, body: ResubmitIn, request: Request, principal: CurrentPrincipal) -> PlanOut:
-    plan = await plans.resubmit_plan(_uow(request), principal, plan_id, body.indicators, body.summary)
-    return _plan_out(plan)
-
-
-@router.post(
-    "/plans/{plan_id}/approve",
-    tags=["plans"],
-    summary="The teacher's assessor agrees the plan (disepakati)",
-    responses=_errors(
-        _PLAN_NOT_FOUND, _WRONG_PLAN_STATUS, _PERIOD_CLOSED,
-        (403, "bukan_penilai", "not this teacher's assessor"),
-    ),
-)
-async def approve_plan(plan_id: str, request: Request, principal: CurrentPrincipal) -> PlanOut:
-    return _plan_out(await plans.approve_plan(_uow(request), principal, plan_id))
-
-
-@router.post(
-    "/plans/{plan_id}/return",
-    tags=["plans"],
-    summary="The teacher's assessor returns the plan for revision (dikembalikan), with a reason",
-    responses=_errors(
-        _PLAN_NOT_FOUND, _WRONG_PLAN_STATUS, _PERIOD_CLOSED,
-        (422, "alasan_wajib_diisi", "no reason or a blank one"),
-        (403, "bukan_penilai", "not this teacher's assessor"),
-    ),
-)
-async def return_plan(
-    plan_id: str, request: Request, principal: CurrentPrincipal, body: ReturnIn | None = None
-) -> PlanOut:
-    reason = body.reason if body else None
-    return _plan_out(await plans.return_plan(_uow(request), principal, plan_id, reason))
-
-
-@router.get(
-    "/plans/{plan_id}",
-    tags=["plans"],
-    summary="One plan (its owner, the kepala sekolah of the school, dinas)",
-    responses=_errors(_PLAN_NOT_FOUND, (403, "akses_ditolak", "someone else's plan")),
-)
-async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) -> PlanOut:
-    return _plan_out(await plans.get_plan(_uow(request), principal, plan_id))
-
-
-@router.get(
-    "/plans",
-    tags=["plans"],
-    summary="Plans the caller may see (guru: own; kepala sekolah: the school's; dinas: all)",
-    responses=_errors((403, "peran_tidak_diizinkan", "a role that sees no plans")),
-)
-async def list_plans(
-    request: Request,
-    principal: CurrentPrincipal,
-    period_id: str | None = Query(None),
-    npsn: str | None = Query(None),
-    teacher_nip: str | None = Query(None),
-) -> PlansOut:
-    found = await plans.list_plans(
-        _uow(request), principal, period_id=period_id, npsn=npsn, teacher_nip=teacher_nip
-    )
-    return PlansOut(plans=[_plan_out(p) for p in found])

@@ -1,74 +1,128 @@
-"""Period use cases: create, open, close, read."""
+"""Period use cases: create from a policy, adjust the windows, open and close by the clock
+(or by hand), read."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from kinerja_shared.auth import Principal
+from kinerja_shared.clock import Clock, SystemClock, jakarta_date, tanggal
 from kinerja_shared.errors import Conflict, NotFound
-from kinerja_shared.events import PeriodOpened
+from kinerja_shared.events import (
+    PeriodClosed, PeriodOpened, PeriodScheduleChanged, PeriodStage, PeriodStageStarted,
+)
 from kinerja_shared.events.envelope import NO_REGION
 from kinerja_shared.identifiers import region_problem
-from kinerja_shared.uow import UnitOfWorkFactory
+from kinerja_shared.logging import get_logger
+from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period
 from kinerja_planning.domain.periods import (
-    SCHEDULED,
-    period_window,
-    status_after_close,
-    status_after_open,
+    CLOSED, OPEN, SCHEDULED, adjust_schedule, due_transitions, overlaps, period_window,
+    status_after_close, status_after_open,
 )
 
 MANAGE_ROLES = ("dinas", "operator_dinas")
+log = get_logger(__name__)
 
 
 def _already_exists(policy: str, year: int, semester: int | None) -> Conflict:
     return Conflict(
         "periode_sudah_ada",
-        f"Periode {policy} {year} semester {semester} sudah ada.",
+        f"Periode {policy} {year}{f' semester {semester}' if semester else ''} sudah ada.",
         f"Period {policy} {year} semester {semester} already exists.",
     )
 
 
 def not_found(period_id: str) -> NotFound:
-    return NotFound(
-        "periode_tidak_ditemukan",
-        f"Periode '{period_id}' tidak ditemukan.",
-        f"No period '{period_id}'.",
-    )
+    return NotFound("periode_tidak_ditemukan", f"Periode '{period_id}' tidak ditemukan.", f"No period '{period_id}'.")
+
+
+def _region(principal: Principal | None) -> str:
+    # A province-wide period has no district: the caller's region if the token has one.
+    if principal and principal.region and not region_problem(principal.region):
+        return principal.region
+    return NO_REGION
 
 
 async def create_period(
-    uow_factory: UnitOfWorkFactory, principal: Principal, policy: str, year: int, semester: int | None
+    uow_factory: UnitOfWorkFactory, principal: Principal, policy: str, year: int, semester: int | None,
+    *, periodic_review: str | None = None, stages: dict[str, tuple[date, date]] | None = None,
+    late_planning_deadline: date | None = None,
 ) -> Period:
     principal.require_role(*MANAGE_ROLES)
-    window = period_window(policy, year, semester)
+    window = period_window(policy, year, semester, periodic_review=periodic_review, stages=stages,
+                           late_planning_deadline=late_planning_deadline)
     async with uow_factory() as uow:
-        duplicate = (
-            await uow.session.exec(
-                select(Period).where(
-                    Period.policy == window.policy, Period.year == window.year,
-                    Period.semester == window.semester,
+        existing = (await uow.session.exec(select(Period))).all()
+        for other in existing:
+            if (other.policy, other.year, other.semester) == (policy, year, semester):
+                raise _already_exists(policy, year, semester)
+            if overlaps((window.starts_on, window.ends_on), (other.starts_on, other.ends_on)):
+                raise Conflict(
+                    "periode_tumpang_tindih",
+                    f"Periode {window.name} ({tanggal(window.starts_on)} s.d. {tanggal(window.ends_on)}) "
+                    f"tumpang tindih dengan periode {other.name} ({other.policy}).",
+                    "The period overlaps another period.",
+                    details={"period_id": other.period_id},
                 )
-            )
-        ).first()
-        if duplicate is not None:
-            raise _already_exists(policy, year, semester)
+        policy_data = window.policy
         period = Period(
-            period_id=str(uuid.uuid4()), policy=window.policy, year=window.year,
-            semester=window.semester, name=window.name, starts_on=window.starts_on,
-            ends_on=window.ends_on, month_start=window.month_start, month_end=window.month_end,
-            status=SCHEDULED,
+            period_id=str(uuid.uuid4()), policy=policy, year=year, semester=semester,
+            name=window.name, starts_on=window.starts_on, ends_on=window.ends_on,
+            month_start=window.month_start, month_end=window.month_end, status=SCHEDULED,
+            stages=window.schedule.as_json(), late_planning_deadline=window.schedule.late_planning_deadline,
+            periodic_review=window.periodic_review, evidence_required=policy_data.evidence_required,
+            competency_points_min=policy_data.competency_points_min,
+            competency_points_max=policy_data.competency_points_max,
+            competency_points_max_per_activity=policy_data.competency_points_max_per_activity,
+            announced_stages=[],
         )
         uow.session.add(period)
         try:
             await uow.commit()
         except IntegrityError as exc:  # created concurrently by someone else
             raise _already_exists(policy, year, semester) from exc
+        return _detached(uow, period)
+
+
+def _stages(period: Period) -> list[PeriodStage]:
+    return [PeriodStage(stage=w.stage, starts_on=w.starts_on, ends_on=w.ends_on) for w in period.schedule.stages]
+
+
+async def adjust_period(
+    uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
+    stages: dict[str, tuple[date, date]] | None, late_planning_deadline: date | None,
+    *, clock: Clock = SystemClock(),
+) -> Period:
+    """The Dinas moves a period's windows, within the policy's bounds; refused once closed."""
+    principal.require_role(*MANAGE_ROLES)
+    async with uow_factory() as uow:
+        period = await _load_for_update(uow, period_id)
+        if period.status == CLOSED:
+            raise Conflict("periode_sudah_ditutup", "Periode sudah ditutup; jadwalnya tidak dapat diubah.",
+                           "The period is closed.")
+        schedule = adjust_schedule(period.schedule, period.starts_on, period.ends_on, stages, late_planning_deadline)
+        period.stages = schedule.as_json()
+        period.late_planning_deadline = schedule.late_planning_deadline
+        # A stage moved later than today is announced again when it starts.
+        today = jakarta_date(clock.now())
+        period.announced_stages = [s for s in period.announced_stages if schedule.window(s).starts_on <= today]
+        uow.session.add(period)
+        if period.status == OPEN:
+            uow.publish(
+                PeriodScheduleChanged(
+                    period_id=period.period_id, stages=_stages(period),
+                    late_planning_deadline=period.late_planning_deadline,
+                    changed_by=principal.nip or principal.sub, changed_at=clock.now(),
+                ),
+                region=_region(principal),
+            )
+        await uow.commit()
         return _detached(uow, period)
 
 
@@ -87,39 +141,87 @@ async def _load_for_update(uow, period_id: str) -> Period:
     return period
 
 
-async def open_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str) -> Period:
-    principal.require_role(*MANAGE_ROLES)
-    async with uow_factory() as uow:
-        period = await _load_for_update(uow, period_id)
+def _publish_opened(uow: UnitOfWork, period: Period, region: str) -> None:
+    uow.publish(
+        PeriodOpened(
+            period_id=period.period_id, policy=period.policy, year=period.year,
+            semester=period.semester, name=period.name, starts_on=period.starts_on,
+            ends_on=period.ends_on, month_start=period.month_start, month_end=period.month_end,
+            stages=_stages(period), late_planning_deadline=period.late_planning_deadline,
+            evidence_required=period.evidence_required,
+            competency_points_min=period.competency_points_min,
+            competency_points_max=period.competency_points_max,
+            competency_points_max_per_activity=period.competency_points_max_per_activity,
+        ),
+        region=region,
+    )
+
+
+def _apply(uow: UnitOfWork, period: Period, action: str, clock: Clock, region: str) -> None:
+    now = clock.now()
+    if action == "open":
         period.status, changed = status_after_open(period.status)
         if changed:
-            period.opened_at = datetime.now(timezone.utc)
-            uow.session.add(period)
-            # A province-wide period has no district: the caller's region if the token has one.
-            region = principal.region if principal.region and not region_problem(principal.region) else NO_REGION
-            uow.publish(
-                PeriodOpened(
-                    period_id=period.period_id, policy=period.policy, year=period.year,
-                    semester=period.semester, name=period.name, starts_on=period.starts_on,
-                    ends_on=period.ends_on, month_start=period.month_start,
-                    month_end=period.month_end,
-                ),
-                region=region,
-            )
-            await uow.commit()
-        return _detached(uow, period)
+            period.opened_at = now
+            _publish_opened(uow, period, region)
+    elif action == "close":
+        period.status, changed = status_after_close(period.status)
+        if changed:
+            period.closed_at = now
+            uow.publish(PeriodClosed(period_id=period.period_id, closed_at=now), region=region)
+    else:  # stage:<name>
+        stage = action.split(":", 1)[1]
+        window = period.schedule.window(stage)
+        period.announced_stages = [*period.announced_stages, stage]
+        uow.publish(
+            PeriodStageStarted(period_id=period.period_id, stage=stage, starts_on=window.starts_on,
+                               ends_on=window.ends_on, started_at=now),
+            region=region,
+        )
+    uow.session.add(period)
 
 
-async def close_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str) -> Period:
+async def open_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
+                      *, clock: Clock = SystemClock()) -> Period:
+    """By hand (the Dinas opens early, e.g. to let schools prepare); the clock opens it anyway
+    on its first day. Opening an open period is a no-op."""
     principal.require_role(*MANAGE_ROLES)
     async with uow_factory() as uow:
         period = await _load_for_update(uow, period_id)
-        period.status, changed = status_after_close(period.status)
-        if changed:
-            period.closed_at = datetime.now(timezone.utc)
-            uow.session.add(period)
-            await uow.commit()
+        _apply(uow, period, "open", clock, _region(principal))
+        await uow.commit()
         return _detached(uow, period)
+
+
+async def close_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
+                       *, clock: Clock = SystemClock()) -> Period:
+    principal.require_role(*MANAGE_ROLES)
+    async with uow_factory() as uow:
+        period = await _load_for_update(uow, period_id)
+        _apply(uow, period, "close", clock, _region(principal))
+        await uow.commit()
+        return _detached(uow, period)
+
+
+async def tick(uow_factory: UnitOfWorkFactory, clock: Clock) -> list[tuple[str, str]]:
+    """Do what the clock says is due for every period not closed: open, announce stages,
+    close. Each period in its own transaction under a row lock, so replicas ticking together
+    do each step once. Returns what was done, (period_id, action)."""
+    done: list[tuple[str, str]] = []
+    async with uow_factory() as uow:
+        ids = (await uow.session.exec(select(Period.period_id).where(Period.status != CLOSED))).all()
+    for period_id in ids:
+        async with uow_factory() as uow:
+            period = await _load_for_update(uow, period_id)
+            due = due_transitions(period.status, period.schedule, period.starts_on, period.ends_on,
+                                  list(period.announced_stages), clock.now())
+            for action in due:
+                _apply(uow, period, action, clock, NO_REGION)
+                done.append((period_id, action))
+            if due:
+                await uow.commit()
+                log.info("period.clock", period_id=period_id, actions=due)
+    return done
 
 
 async def get_period(uow_factory: UnitOfWorkFactory, period_id: str) -> Period:

@@ -1,101 +1,149 @@
-"""Plan (SKP) use cases: submit, resubmit, approve, return, read."""
+"""Plan (SKP) use cases: start a draft, save its steps, submit, agree, return, and the
+queries a teacher, a principal, a pengawas and the Dinas need."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from kinerja_shared.auth import Principal
-from kinerja_shared.errors import Conflict, Forbidden, NotFound
-from kinerja_shared.events import PlanApproved, PlanReturned, PlanSubmitted
+from kinerja_shared.clock import Clock, SystemClock, end_of_day
+from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
+from kinerja_shared.events import (
+    MonthlyTarget, PlanApproved, PlanDraftSaved, PlanItem, PlanReturned, PlanSubmitted,
+)
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period, Person, PlanRow, School
-from kinerja_planning.domain.periods import ensure_accepts_plans
-from kinerja_planning.domain.plans import Plan
+from kinerja_planning.domain.periods import (
+    ensure_accepts_agreement, ensure_accepts_plans, get_policy, period_months,
+)
+from kinerja_planning.domain.plans import APPROVED, GURU, KEPALA_SEKOLAH, STEPS, SUBMITTED, Plan, PlanRules
+from kinerja_planning.domain.policy import rubric
 from kinerja_planning.service_layer.periods import not_found as period_not_found
+from kinerja_planning.service_layer.priorities import priorities_for
 
 ASSESSOR_ROLES = ("kepala_sekolah", "pengawas")
+MAX_PAGE_SIZE = 200
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class Page:
+    page: int = 1
+    page_size: int = 50
+
+    def __post_init__(self) -> None:
+        if self.page < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise AppError("halaman_tidak_valid",
+                           f"Halaman mulai dari 1; ukuran halaman 1 sampai {MAX_PAGE_SIZE}.",
+                           "Invalid page or page size.", status_code=422)
+
+    def apply(self, query):
+        return query.offset((self.page - 1) * self.page_size).limit(self.page_size)
 
 
 def _plan_exists() -> Conflict:
-    return Conflict(
-        "rencana_sudah_ada",
-        "Anda sudah memiliki rencana kinerja untuk periode ini.",
-        "You already have a plan for this period.",
-    )
+    return Conflict("rencana_sudah_ada", "Anda sudah memiliki rencana kinerja untuk periode ini.",
+                    "You already have a plan for this period.")
 
 
 def _plan_not_found(plan_id: str) -> NotFound:
-    return NotFound(
-        "rencana_tidak_ditemukan", f"Rencana '{plan_id}' tidak ditemukan.", f"No plan '{plan_id}'."
-    )
+    return NotFound("rencana_tidak_ditemukan", f"Rencana '{plan_id}' tidak ditemukan.", f"No plan '{plan_id}'.")
 
 
 def _denied() -> Forbidden:
-    return Forbidden(
-        "akses_ditolak", "Anda tidak berhak melihat rencana ini.", "You may not see this plan."
-    )
+    return Forbidden("akses_ditolak", "Anda tidak berhak melihat rencana ini.", "You may not see this plan.")
 
 
-async def _open_period(uow: UnitOfWork, period_id: str) -> Period:
+async def _period(uow: UnitOfWork, period_id: str) -> Period:
     period = await uow.session.get(Period, period_id)
     if period is None:
         raise period_not_found(period_id)
-    ensure_accepts_plans(period.status)
     return period
 
 
-def _publish_submitted(uow: UnitOfWork, plan: Plan) -> None:
+async def _rules(uow: UnitOfWork, period: Period, plan: Plan) -> PlanRules:
+    policy = get_policy(period.policy)
+    execution = period.schedule.window("pelaksanaan")
+    months = period_months(period.year, period.month_start, period.month_end)
+    return PlanRules(
+        kind=plan.kind, rubric=rubric(),
+        priorities=await priorities_for(uow, plan.school_npsn, period.period_id),
+        points_min=period.competency_points_min, points_max=period.competency_points_max,
+        points_max_per_activity=period.competency_points_max_per_activity,
+        months=tuple(months),
+        target_months=tuple(m for m in months if execution.starts_on.strftime("%Y-%m") <= m <= execution.ends_on.strftime("%Y-%m")),
+        monthly_targets_required=policy.monthly_targets_required,
+    )
+
+
+def _items(plan: Plan) -> list[PlanItem]:
+    return [
+        *(PlanItem(item_id=p["item_id"], kind="praktik_kinerja", code=p["indicator"], title=p["title"],
+                   focus_behaviours=p["focus_behaviours"]) for p in plan.praktik_kinerja),
+        *(PlanItem(item_id=a["item_id"], kind="pengembangan_kompetensi", code=a["activity_type"],
+                   title=a["title"], points=a["points"]) for a in plan.pengembangan_kompetensi),
+        *(PlanItem(item_id=t["item_id"], kind="tugas_tambahan", code="tugas_tambahan", title=t["duty"])
+          for t in plan.tugas_tambahan),
+    ]
+
+
+def _targets(plan: Plan) -> list[MonthlyTarget]:
+    return [MonthlyTarget(target_id=t["target_id"], month=t["month"], item_id=t["item_id"],
+                          description=t["description"]) for t in plan.target_bulanan]
+
+
+def _draft_saved(uow: UnitOfWork, plan: Plan, step: str) -> None:
     uow.publish(
-        PlanSubmitted(
-            plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
-            school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
-            indicators=plan.indicators, revision=plan.revision, submitted_at=plan.last_change_at,
-        ),
+        PlanDraftSaved(plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
+                       school_npsn=plan.school_npsn, plan_kind=plan.kind, step=step, saved_at=plan.last_change_at),
         region=plan.region_code,
     )
 
 
-async def submit_plan(
+async def create_plan(
     uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
-    indicators: list[str], summary: str | None,
+    steps: dict[str, Any] | None = None, *, clock: Clock = SystemClock(),
 ) -> Plan:
-    principal.require_role("guru")
+    """A guru (or a kepala sekolah, for their own plan) starts a draft; any steps sent along
+    are saved at once (one request for a teacher on a slow connection)."""
+    principal.require_role(GURU, KEPALA_SEKOLAH)
     async with uow_factory() as uow:
-        teacher = await uow.session.get(Person, principal.nip) if principal.nip else None
-        if teacher is None or teacher.role != "guru" or not teacher.npsn or not teacher.assessor_nip:
-            raise Forbidden(
-                "guru_tidak_terdaftar",
-                "NIP Anda tidak terdaftar sebagai guru di roster; hubungi operator sekolah.",
-                "Your NIP is not in the roster as a guru.",
-            )
-        await _open_period(uow, period_id)
-        school = await uow.session.get(School, teacher.npsn)
-        plan = Plan.submit(
-            plan_id=str(uuid.uuid4()), period_id=period_id, teacher_nip=teacher.nip,
-            teacher_name=teacher.name, school_npsn=teacher.npsn,
-            region_code=school.region_code if school else teacher.region_code,
-            assessor_nip=teacher.assessor_nip, indicators=indicators, summary=summary, at=_now(),
+        person = await uow.session.get(Person, principal.nip) if principal.nip else None
+        if person is None or person.role != principal.role or not person.npsn or person.left_at:
+            raise Forbidden("tidak_terdaftar_di_roster",
+                            "NIP Anda tidak terdaftar di roster sekolah dengan peran ini; hubungi operator sekolah.",
+                            "Your NIP is not in the roster with this role.")
+        if not person.assessor_nip:
+            actor = "operator dinas (Tim Kinerja)" if person.role == KEPALA_SEKOLAH else "operator sekolah"
+            raise Conflict("penilai_belum_ditetapkan",
+                           f"Anda belum memiliki pejabat penilai kinerja; hubungi {actor}.",
+                           "You have no assessor in the roster.")
+        period = await _period(uow, period_id)
+        now = clock.now()
+        ensure_accepts_plans(period.status, period.schedule, now)
+        school = await uow.session.get(School, person.npsn)
+        plan = Plan.start(
+            plan_id=str(uuid.uuid4()), period_id=period_id, kind=person.role, teacher_nip=person.nip,
+            teacher_name=person.name, school_npsn=person.npsn,
+            region_code=school.region_code if school else person.region_code,
+            assessor_nip=person.assessor_nip, at=now,
         )
-        existing = (
-            await uow.session.exec(
-                select(PlanRow.plan_id).where(
-                    PlanRow.period_id == period_id, PlanRow.teacher_nip == teacher.nip
-                )
-            )
-        ).first()
+        rules = await _rules(uow, period, plan)
+        for step in STEPS:
+            if steps and steps.get(step) is not None:
+                plan.save_step(step, steps[step], rules, by=person.nip, at=now)
+        existing = (await uow.session.exec(select(PlanRow.plan_id).where(
+            PlanRow.period_id == period_id, PlanRow.teacher_nip == person.nip))).first()
         if existing is not None:
             raise _plan_exists()
         uow.session.add(PlanRow.from_domain(plan))
-        _publish_submitted(uow, plan)
+        _draft_saved(uow, plan, "dibuat")
         try:
             await uow.commit()
         except IntegrityError as exc:  # a double click: the other request won
@@ -104,10 +152,8 @@ async def submit_plan(
 
 
 async def _load_for_update(uow: UnitOfWork, plan_id: str) -> PlanRow:
-    # Locked (PostgreSQL) so two assessors' clicks take turns instead of both succeeding.
-    row = (
-        await uow.session.exec(select(PlanRow).where(PlanRow.plan_id == plan_id).with_for_update())
-    ).first()
+    # Locked (PostgreSQL) so two clicks take turns instead of both succeeding.
+    row = (await uow.session.exec(select(PlanRow).where(PlanRow.plan_id == plan_id).with_for_update())).first()
     if row is None:
         raise _plan_not_found(plan_id)
     return row
@@ -118,18 +164,43 @@ def _save(uow: UnitOfWork, row: PlanRow, plan: Plan) -> None:
     uow.session.add(row)
 
 
-async def resubmit_plan(
-    uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str,
-    indicators: list[str], summary: str | None,
+async def save_step(
+    uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str, step: str, raw: Any,
+    *, clock: Clock = SystemClock(),
 ) -> Plan:
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
-        plan.ensure_owner(principal.nip if principal.role == "guru" else None)
-        await _open_period(uow, plan.period_id)
-        plan.resubmit(by=principal.nip or "", indicators=indicators, summary=summary, at=_now())
+        plan.ensure_owner(principal.nip if principal.role in (GURU, KEPALA_SEKOLAH) else None)
+        period = await _period(uow, plan.period_id)
+        ensure_accepts_plans(period.status, period.schedule, clock.now())
+        plan.save_step(step, raw, await _rules(uow, period, plan), by=plan.teacher_nip, at=clock.now())
         _save(uow, row, plan)
-        _publish_submitted(uow, plan)
+        _draft_saved(uow, plan, step)
+        await uow.commit()
+        return plan
+
+
+async def submit_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str,
+                      *, clock: Clock = SystemClock()) -> Plan:
+    async with uow_factory() as uow:
+        row = await _load_for_update(uow, plan_id)
+        plan = row.to_domain()
+        plan.ensure_owner(principal.nip if principal.role in (GURU, KEPALA_SEKOLAH) else None)
+        period = await _period(uow, plan.period_id)
+        ensure_accepts_plans(period.status, period.schedule, clock.now())
+        plan.submit(await _rules(uow, period, plan), by=plan.teacher_nip, at=clock.now())
+        _save(uow, row, plan)
+        uow.publish(
+            PlanSubmitted(
+                plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
+                school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip, indicators=plan.indicators,
+                plan_kind=plan.kind, policy=period.policy, items=_items(plan),
+                monthly_targets=_targets(plan), competency_points=plan.competency_points,
+                revision=plan.revision, submitted_at=plan.last_change_at,
+            ),
+            region=plan.region_code,
+        )
         await uow.commit()
         return plan
 
@@ -138,21 +209,24 @@ def _assessor_nip(principal: Principal) -> str | None:
     return principal.nip if principal.role in ASSESSOR_ROLES else None
 
 
-async def approve_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str) -> Plan:
+async def approve_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str,
+                       expectations: dict[str, str] | None = None, *, clock: Clock = SystemClock()) -> Plan:
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
         by = _assessor_nip(principal)
         plan.ensure_assessor(by)
-        await _open_period(uow, plan.period_id)
-        plan.approve(by=by or "", at=_now())
+        period = await _period(uow, plan.period_id)
+        ensure_accepts_agreement(period.status, period.schedule, clock.now())
+        plan.approve(by=by or "", expectations=expectations, at=clock.now())
         _save(uow, row, plan)
         uow.publish(
             PlanApproved(
                 plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
-                school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
-                indicators=plan.indicators, revision=plan.revision, approved_by=by or "",
-                approved_at=plan.last_change_at,
+                school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip, indicators=plan.indicators,
+                plan_kind=plan.kind, policy=period.policy, items=_items(plan),
+                monthly_targets=_targets(plan), competency_points=plan.competency_points,
+                revision=plan.revision, approved_by=by or "", approved_at=plan.last_change_at,
             ),
             region=plan.region_code,
         )
@@ -160,38 +234,38 @@ async def approve_plan(uow_factory: UnitOfWorkFactory, principal: Principal, pla
         return plan
 
 
-async def return_plan(
-    uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str, reason: str | None
-) -> Plan:
+async def return_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str,
+                      reason: str | None, *, clock: Clock = SystemClock()) -> Plan:
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
         by = _assessor_nip(principal)
         plan.ensure_assessor(by)
-        await _open_period(uow, plan.period_id)
-        plan.return_for_revision(by=by or "", reason=reason, at=_now())
+        period = await _period(uow, plan.period_id)
+        ensure_accepts_agreement(period.status, period.schedule, clock.now())
+        plan.return_for_revision(by=by or "", reason=reason, at=clock.now())
         _save(uow, row, plan)
         uow.publish(
             PlanReturned(
                 plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
-                school_npsn=plan.school_npsn, revision=plan.revision,
-                reason=plan.return_reason or "", returned_by=by or "",
-                returned_at=plan.last_change_at,
+                school_npsn=plan.school_npsn, revision=plan.revision, reason=plan.return_reason or "",
+                returned_by=by or "", returned_at=plan.last_change_at,
             ),
             region=plan.region_code,
         )
         await uow.commit()
         return plan
+
+
+# ------------------------------------------------------------------ queries
 
 
 def _may_read(principal: Principal, plan: Plan) -> bool:
     if principal.is_dinas:
         return True
-    if principal.role == "guru":
-        return principal.nip == plan.teacher_nip
-    if principal.role == "kepala_sekolah":
-        return principal.npsn == plan.school_npsn or principal.nip == plan.assessor_nip
-    return False
+    if principal.nip and principal.nip in (plan.teacher_nip, plan.assessor_nip):
+        return True
+    return principal.role == "kepala_sekolah" and principal.npsn == plan.school_npsn and plan.kind == GURU
 
 
 async def get_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str) -> Plan:
@@ -205,28 +279,145 @@ async def get_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id
     return plan
 
 
+async def _paged(uow_factory: UnitOfWorkFactory, query, page: Page) -> tuple[list[Plan], int]:
+    async with uow_factory() as uow:
+        total = (await uow.session.exec(select(func.count()).select_from(query.subquery()))).one()
+        rows = (await uow.session.exec(page.apply(query.order_by(PlanRow.created_at, PlanRow.plan_id)))).all()
+        return [r.to_domain() for r in rows], total
+
+
 async def list_plans(
     uow_factory: UnitOfWorkFactory, principal: Principal, *, period_id: str | None = None,
-    npsn: str | None = None, teacher_nip: str | None = None,
-) -> list[Plan]:
+    npsn: str | None = None, teacher_nip: str | None = None, status: str | None = None,
+    page: Page = Page(),
+) -> tuple[list[Plan], int]:
     """Filters narrow what the caller may see; they never widen it."""
     query = select(PlanRow)
     if principal.role == "guru":
         query = query.where(PlanRow.teacher_nip == (principal.nip or ""))
     elif principal.role == "kepala_sekolah":
-        query = query.where(PlanRow.school_npsn == (principal.npsn or ""))
-    elif not principal.is_dinas:
-        raise Forbidden(
-            "peran_tidak_diizinkan",
-            f"Peran '{principal.role}' tidak boleh melihat daftar rencana.",
-            f"Role '{principal.role}' may not list plans.",
+        # The school's guru plans, and the principal's own.
+        query = query.where(
+            ((PlanRow.school_npsn == (principal.npsn or "")) & (PlanRow.kind == GURU))
+            | (PlanRow.teacher_nip == (principal.nip or ""))
         )
+    elif principal.role == "pengawas":
+        query = query.where(PlanRow.assessor_nip == (principal.nip or ""))
+    elif not principal.is_dinas:
+        raise Forbidden("peran_tidak_diizinkan", f"Peran '{principal.role}' tidak boleh melihat daftar rencana.",
+                        f"Role '{principal.role}' may not list plans.")
     if period_id:
         query = query.where(PlanRow.period_id == period_id)
     if npsn:
         query = query.where(PlanRow.school_npsn == npsn)
     if teacher_nip:
         query = query.where(PlanRow.teacher_nip == teacher_nip)
+    if status:
+        query = query.where(PlanRow.status == status)
+    return await _paged(uow_factory, query, page)
+
+
+async def inbox(uow_factory: UnitOfWorkFactory, principal: Principal, *, period_id: str | None = None,
+                page: Page = Page()) -> tuple[list[Plan], int]:
+    """Plans waiting for the caller to agree or return: a principal's guru, a pengawas'
+    principals (across all the schools they cover)."""
+    principal.require_role(*ASSESSOR_ROLES)
+    query = select(PlanRow).where(PlanRow.assessor_nip == (principal.nip or ""), PlanRow.status == SUBMITTED)
+    if period_id:
+        query = query.where(PlanRow.period_id == period_id)
+    return await _paged(uow_factory, query, page)
+
+
+# ------------------------------------------------------------------ completion
+
+
+@dataclass
+class Completion:
+    npsn: str
+    name: str
+    region_code: str
+    teachers: int = 0
+    draft: int = 0
+    submitted: int = 0
+    returned: int = 0
+    agreed: int = 0
+    agreed_by_deadline: int = 0
+
+    @property
+    def no_plan(self) -> int:
+        return max(self.teachers - self.draft - self.submitted - self.returned - self.agreed, 0)
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "no_plan": self.no_plan}
+
+
+async def _completion(uow, period: Period, schools: list[School]) -> list[Completion]:
+    """One grouped query for teachers and one for plans, whatever the number of schools."""
+    by_npsn = {s.npsn: Completion(s.npsn, s.name, s.region_code) for s in schools}
+    if not by_npsn:
+        return []
+    teachers = await uow.session.exec(
+        select(Person.npsn, func.count()).where(
+            Person.npsn.in_(by_npsn), Person.role == GURU, Person.left_at.is_(None)  # type: ignore[union-attr]
+        ).group_by(Person.npsn)
+    )
+    for npsn, n in teachers.all():
+        by_npsn[npsn].teachers = n
+    deadline = end_of_day(period.schedule.planning_deadline)
+    plans = await uow.session.exec(
+        select(PlanRow.school_npsn, PlanRow.status, PlanRow.approved_at).where(
+            PlanRow.period_id == period.period_id, PlanRow.kind == GURU, PlanRow.school_npsn.in_(by_npsn)  # type: ignore[attr-defined]
+        )
+    )
+    for npsn, status, approved_at in plans.all():
+        c = by_npsn[npsn]
+        if status == APPROVED:
+            c.agreed += 1
+            if approved_at is not None and _aware(approved_at) <= deadline:
+                c.agreed_by_deadline += 1
+        else:
+            setattr(c, status, getattr(c, status) + 1)
+    return list(by_npsn.values())
+
+
+def _aware(at):
+    from datetime import timezone
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+async def school_completion(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str, period_id: str) -> dict:
+    if not (principal.is_dinas or principal.npsn == npsn):
+        raise Forbidden("akses_ditolak", "Anda tidak berhak melihat sekolah ini.", "Not your school.")
     async with uow_factory() as uow:
-        rows = (await uow.session.exec(query.order_by(PlanRow.created_at, PlanRow.plan_id))).all()
-        return [r.to_domain() for r in rows]
+        period = await _period(uow, period_id)
+        school = await uow.session.get(School, npsn)
+        if school is None:
+            raise NotFound("sekolah_tidak_ditemukan", f"Sekolah NPSN {npsn} tidak ditemukan.", f"No school {npsn}.")
+        (row,) = await _completion(uow, period, [school])
+        return {**row.as_dict(), "period_id": period_id,
+                "planning_deadline": period.schedule.planning_deadline.isoformat()}
+
+
+async def district_completion(uow_factory: UnitOfWorkFactory, principal: Principal, code: str,
+                              period_id: str, page: Page = Page()) -> dict:
+    if not principal.is_dinas or (principal.region and principal.region not in (code, code[:2] + "0000")):
+        raise Forbidden("akses_ditolak", "Anda tidak berhak melihat wilayah ini.", "Not your region.")
+    async with uow_factory() as uow:
+        period = await _period(uow, period_id)
+        base = select(School).where(School.region_code == code)
+        total_schools = (await uow.session.exec(select(func.count()).select_from(base.subquery()))).one()
+        # Totals over every school of the district; the rows of one page.
+        all_rows = await _completion(uow, period, list((await uow.session.exec(base)).all()))
+        totals = Completion("", "", code)
+        for r in all_rows:
+            for f in ("teachers", "draft", "submitted", "returned", "agreed", "agreed_by_deadline"):
+                setattr(totals, f, getattr(totals, f) + getattr(r, f))
+        all_rows.sort(key=lambda r: r.npsn)
+        start = (page.page - 1) * page.page_size
+        return {
+            "region_code": code, "period_id": period_id,
+            "planning_deadline": period.schedule.planning_deadline.isoformat(),
+            "totals": {k: v for k, v in totals.as_dict().items() if k not in ("npsn", "name", "region_code")},
+            "schools": total_schools, "page": page.page, "page_size": page.page_size,
+            "items": [r.as_dict() for r in all_rows[start:start + page.page_size]],
+        }
