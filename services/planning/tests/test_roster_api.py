@@ -30,21 +30,33 @@ async def test_sample_roster_is_imported_and_published_per_school(planning):
     assert subject == "kinerja.planning.roster.imported.020000.020500"
     assert headers["Nats-Msg-Id"] == envelope["event_id"]
     payload = envelope["payload"]
-    assert payload["school"] == {"npsn": "20212345", "name": "SD Negeri 1 Cibinong", "region": "020500"}
+    assert payload["school"] == {
+        "npsn": "20212345", "name": "SD Negeri 1 Cibinong", "region": "020500",
+        "jenjang": "SD", "status": "Negeri", "province": "020000",
+    }
+    assert payload["left"] == []
     people = {p["nip"]: p for p in payload["people"]}
     assert len(people) == 8  # six guru, the kepala sekolah and the pengawas who assesses her
     assert people["196805141993031002"]["role"] == "pengawas"
     assert people["197204151998022001"]["assessor_nip"] == "196805141993031002"
     assert people["198503122010012001"]["assessor_nip"] == "197204151998022001"
     assert people["199107082019032005"]["asn_status"] == "PPPK"
+    assert people["199002202015032003"]["jenis_ptk"] == "Guru Mapel"
+    assert people["198503122010012001"]["nuptk"] == "1203852010030003"
+    assert all("nik" not in p for p in people.values())  # personal data stays in planning
 
     # The school's people as the dinas and the kepala sekolah see them.
     listed = await planning.client.get("/v1/schools/20212345/people", headers=dinas())
     assert listed.status_code == 200
     school = listed.json()
     assert (school["npsn"], school["name"], school["region_code"]) == ("20212345", "SD Negeri 1 Cibinong", "020500")
+    assert (school["jenjang"], school["status"], school["province_code"]) == ("SD", "Negeri", "020000")
     assert len(school["people"]) == 7 and school["people"][0]["role"] == "kepala_sekolah"
-    assert set(school["people"][0]) == {"nip", "name", "role", "jabatan", "jenjang", "golongan", "asn_status", "assessor_nip"}
+    assert set(school["people"][0]) == {
+        "nip", "name", "role", "jabatan", "jenjang", "golongan", "asn_status", "assessor_nip",
+        "nuptk", "nik", "jenis_ptk",
+    }
+    assert (school["people"][0]["nik"], school["people"][0]["jenis_ptk"]) == ("3201015504720002", "Kepala Sekolah")
     ks = bearer("kepala_sekolah", nip="197204151998022001", npsn="20212345")
     assert (await planning.client.get("/v1/schools/20212345/people", headers=ks)).status_code == 200
     guru = bearer("guru", nip="198503122010012001", npsn="20212345")
@@ -141,8 +153,10 @@ async def test_assessor_already_imported_and_operator_sekolah_scope(planning):
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "berkas_wajib_diisi"
     no_file = await planning.client.post("/v1/roster/imports", files={"other": ("a.csv", b"x")}, headers=dinas())
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "berkas_wajib_diisi"
-    as_json = await planning.client.post("/v1/roster/imports", json={"csv": school.csv()}, headers=dinas())
-    assert as_json.status_code == 415 and as_json.json()["error"]["code"] == "jenis_konten_tidak_didukung"
+    as_xml = await planning.client.post(
+        "/v1/roster/imports", content=b"<roster/>", headers={"Content-Type": "application/xml", **dinas()}
+    )
+    assert as_xml.status_code == 415 and as_xml.json()["error"]["code"] == "jenis_konten_tidak_didukung"
     huge = await planning.import_csv(school.csv() * 2000)
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "berkas_terlalu_besar"
     unauthenticated = await planning.client.post("/v1/roster/imports", content=school.csv().encode())
@@ -162,7 +176,10 @@ async def test_cli_imports_through_the_same_use_case_and_the_service_publishes(s
     with pytest.raises(AppError) as refused:
         await import_roster_file(settings, bad, "operator-cli")
     assert refused.value.code == "roster_tidak_valid"
-    assert [d["line"] for d in refused.value.details] == [3]
+    # The command line treats the file as the school's whole roster: the stored kepala sekolah
+    # is not in it (their NIP is mistyped), so their guru have an assessor who is leaving.
+    assert [d["line"] for d in refused.value.details] == [3, 4, 5]
+    assert "keluar dari sekolah itu" in refused.value.details[1]["problems"][0]
 
     # The events written by the CLI wait in the outbox; the running service publishes them.
     async with start_planning(settings) as planning:

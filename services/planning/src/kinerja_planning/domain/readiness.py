@@ -4,6 +4,11 @@ and who must fix it. Plain rules over stored rows, no I/O.
 Actors: ``operator_sekolah`` keeps the school's own staff lines (who is guru, who assesses
 them); ``operator_dinas`` keeps units and names the Tim Kinerja / pengawas for each kepala
 sekolah; ``bkd`` (Badan Kepegawaian Daerah) owns civil-service data (NIP, pangkat/golongan).
+
+NIK and jenis PTK are Dapodik data the school's operator enters (NIK from the KTP, checked
+against Dukcapil by Dapodik's verification), so missing or malformed ones go to
+``operator_sekolah``. A NIK whose birth date or sex contradicts the NIP points at the
+civil-service record (the NIK has passed Dukcapil): ``bkd``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from kinerja_shared.identifiers import nip_problem
+from kinerja_shared.identifiers import nik_nip_mismatch, nik_problem, nip_problem
+
+from kinerja_planning.domain.roster import JENIS_PTK
 
 ACTORS = ("operator_sekolah", "operator_dinas", "bkd")
 
@@ -26,6 +33,11 @@ class PersonLike(Protocol):
     npsn: str | None
     region_code: str
     assessor_nip: str | None
+    nik: str
+    jenis_ptk: str
+
+
+_ROLE_NAMES = {"guru": "guru", "kepala_sekolah": "kepala sekolah", "pengawas": "pengawas"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,20 @@ def school_issues(
             add("nip_tidak_valid", f"NIP tidak valid: {problem}", "bkd")
         if p.asn_status in ("PNS", "PPPK") and not p.golongan:
             add("golongan_tidak_ada", "Pangkat/golongan ASN belum tercatat.", "bkd")
+        if not p.nik:
+            add("nik_tidak_ada", "NIK belum tercatat di Dapodik.", "operator_sekolah")
+        elif problem := nik_problem(p.nik):
+            add("nik_tidak_valid", f"NIK tidak valid: {problem}", "operator_sekolah")
+        elif p.asn_status == "PNS" and (problem := nik_nip_mismatch(p.nik, p.nip)):
+            add("nik_nip_tidak_sesuai", f"NIK dan NIP tidak cocok: {problem}", "bkd")
+        if not p.jenis_ptk:
+            add("jenis_ptk_tidak_ada", "Jenis PTK belum tercatat di Dapodik.", "operator_sekolah")
+        elif JENIS_PTK.get(p.jenis_ptk) != p.role:
+            add(
+                "jenis_ptk_tidak_sesuai",
+                f"Jenis PTK '{p.jenis_ptk}' tidak sesuai dengan peran {_ROLE_NAMES.get(p.role, p.role)} di roster.",
+                "operator_sekolah",
+            )
         if p.region_code != region_code:
             add(
                 "unit_tidak_sesuai",

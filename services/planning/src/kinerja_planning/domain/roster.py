@@ -1,9 +1,13 @@
-"""The roster file (CSV, one row per person) and its rules.
+"""The roster file (CSV, one row per person; or the same rows as JSON) and its rules.
 
-Two passes: :func:`parse_roster` checks each line on its own (identifiers, known values,
-required fields); :func:`check_roster` checks the lines against each other and against the
-people already known (duplicates, who assesses whom, the operator's own school). Every bad
-line is reported with every problem it has, so an operator fixes the file in one go.
+Two passes: :func:`parse_roster` (or :func:`parse_roster_rows` for JSON) checks each line on
+its own (identifiers, known values, required fields); :func:`check_roster` checks the lines
+against each other and against the people already known (duplicates, who assesses whom, the
+operator's own school). Every bad line is reported with every problem it has, so an operator
+fixes the file in one go.
+
+The Dapodik columns (``OPTIONAL_COLUMNS``) may be left out of the header, so older files still
+import: a column that is absent leaves the stored value as it is; present but empty clears it.
 """
 
 from __future__ import annotations
@@ -13,16 +17,37 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from kinerja_shared.identifiers import nip_problem, npsn_problem, region_problem
+from kinerja_shared.identifiers import (
+    nik_problem, nip_problem, npsn_problem, nuptk_problem, province_of, region_problem,
+)
 
 COLUMNS = (
     "npsn", "school_name", "region_code", "nip", "name", "role",
     "jabatan", "jenjang", "golongan", "asn_status", "assessor_nip",
 )
+# Dapodik columns, optional in the header (older files and the first sample lack them).
+SCHOOL_COLUMNS = ("school_jenjang", "school_status", "province_code")
+PERSON_COLUMNS = ("nuptk", "nik", "jenis_ptk")
+OPTIONAL_COLUMNS = SCHOOL_COLUMNS + PERSON_COLUMNS
 ROLES = ("guru", "kepala_sekolah", "pengawas")
 JENJANG = ("Ahli Pertama", "Ahli Muda", "Ahli Madya", "Ahli Utama")
 ASN_STATUSES = ("PNS", "PPPK", "NON_ASN")
 SCHOOL_ROLES = ("guru", "kepala_sekolah")
+# Dapodik bentuk pendidikan.
+SCHOOL_JENJANG = ("TK", "KB", "SD", "SMP", "SMA", "SMK", "SLB", "SDLB", "SMPLB", "SMALB", "PKBM", "SKB")
+SCHOOL_STATUSES = ("Negeri", "Swasta")
+# Dapodik jenis PTK and the roster role each one means (None: tenaga kependidikan, no role here).
+JENIS_PTK: dict[str, str | None] = {
+    "Guru Kelas": "guru", "Guru Mapel": "guru", "Guru BK": "guru", "Guru TIK": "guru",
+    "Guru Inklusi": "guru", "Guru Pendamping": "guru", "Guru Pendamping Khusus": "guru",
+    "Guru Magang": "guru",
+    "Kepala Sekolah": "kepala_sekolah",
+    "Pengawas Sekolah": "pengawas", "Pengawas Mata Pelajaran": "pengawas", "Pengawas BK": "pengawas",
+    "Tenaga Administrasi Sekolah": None, "Tenaga Perpustakaan": None, "Laboran": None,
+    "Tenaga Kependidikan Lainnya": None,
+}
+# Spellings seen in exports, mapped to the names above.
+_JENIS_PTK_ALIASES = {"guru mata pelajaran": "Guru Mapel", "pengawas": "Pengawas Sekolah"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,24 @@ class RosterRow:
     golongan: str
     asn_status: str
     assessor_nip: str | None
+    # Dapodik columns: None when the file does not carry the column (keep what is stored).
+    school_jenjang: str | None = None
+    school_status: str | None = None
+    province_code: str | None = None
+    nuptk: str | None = None
+    nik: str | None = None
+    jenis_ptk: str | None = None
+
+    def school_key(self) -> tuple[str, str, str | None, str | None]:
+        return (self.school_name, self.region_code, self.school_jenjang, self.school_status)
+
+    def school_conflict(self, other: RosterRow) -> bool:
+        return school_keys_conflict(self.school_key(), other.school_key())
+
+
+def school_keys_conflict(a: tuple, b: tuple) -> bool:
+    """Two lines naming one school disagree on its data (a column one line lacks is no conflict)."""
+    return a[:2] != b[:2] or any(x is not None and y is not None and x != y for x, y in zip(a[2:], b[2:]))
 
 
 @dataclass(frozen=True)
@@ -48,6 +91,8 @@ class KnownPerson:
     nip: str
     role: str
     npsn: str | None
+    # Stored at a school this (complete) file lists, yet not in the file: they leave it.
+    leaving: bool = False
 
 
 @dataclass
@@ -88,6 +133,11 @@ def _canonical(value: str, allowed: tuple[str, ...]) -> str | None:
     """The allowed spelling of ``value`` (case and surrounding spaces do not matter)."""
     wanted = value.strip().casefold()
     return next((a for a in allowed if a.casefold() == wanted), None)
+
+
+def canonical_jenis_ptk(value: str) -> str | None:
+    wanted = " ".join(value.split()).casefold()
+    return _JENIS_PTK_ALIASES.get(wanted) or _canonical(wanted, tuple(JENIS_PTK))
 
 
 def decode_roster(data: bytes) -> str | None:
@@ -138,7 +188,7 @@ def iter_roster(text: Iterable[str], batch_size: int | None) -> Iterator[ParsedR
         parsed.add(1, "", f"kolom wajib tidak ada: {', '.join(missing)}")
         yield parsed
         return
-    index = {name: header.index(name) for name in COLUMNS}
+    index = {name: header.index(name) for name in (*COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     last_line = reader.line_num
     seen_data = False
     in_batch = 0
@@ -170,6 +220,53 @@ def iter_roster(text: Iterable[str], batch_size: int | None) -> Iterator[ParsedR
         parsed.add(1, "", "berkas tidak berisi satu pun baris data")
     if in_batch or parsed.problems or batch_size is None:
         yield parsed
+
+
+def parse_roster_json(document: object) -> ParsedRoster:
+    """The JSON body ``{"rows": [...]}``: see :func:`parse_roster_rows`."""
+    if not isinstance(document, dict):
+        parsed = ParsedRoster(rows=[], problems={})
+        parsed.add(0, "", 'badan JSON harus berupa objek {"rows": [...]}')
+        return parsed
+    parsed = parse_roster_rows(document.get("rows"))
+    for key in sorted(set(document) - {"rows"}):
+        parsed.add(0, "", f"kunci '{key}' tidak dikenal (hanya rows)")
+    return parsed
+
+
+def parse_roster_rows(rows: object) -> ParsedRoster:
+    """The JSON form of the file: ``rows`` is a list of objects keyed by the CSV column names
+    (values are strings or null). ``line`` in the report is the row's 1-based position; line 0
+    is the document itself. A key left out is an empty column, or for a Dapodik column, a
+    column the file does not carry."""
+    parsed = ParsedRoster(rows=[], problems={})
+    if not isinstance(rows, list):
+        parsed.add(0, "", "rows wajib berupa daftar (array) baris roster")
+        return parsed
+    if not rows:
+        parsed.add(0, "", "rows tidak berisi satu pun baris data")
+        return parsed
+    known = set(COLUMNS) | set(OPTIONAL_COLUMNS)
+    for line, raw in enumerate(rows, start=1):
+        if not isinstance(raw, dict):
+            parsed.add(line, "", "baris harus berupa objek JSON")
+            continue
+        nip = raw.get("nip") if isinstance(raw.get("nip"), str) else ""
+        bad = False
+        for key in sorted(set(raw) - known):
+            parsed.add(line, nip.strip(), f"kolom '{key}' tidak dikenal")
+            bad = True
+        for key in sorted(k for k in known & set(raw) if raw[k] is not None and not isinstance(raw[k], str)):
+            parsed.add(line, nip.strip(), f"{key} harus berupa teks (string)")
+            bad = True
+        if bad:
+            if nip.strip():
+                parsed.nips_by_line[line] = nip.strip()
+            continue
+        values = {name: (raw.get(name) or "").strip() for name in COLUMNS}
+        values.update({name: (raw[name] or "").strip() for name in OPTIONAL_COLUMNS if name in raw})
+        _parse_line(parsed, line, values)
+    return parsed
 
 
 def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
@@ -230,6 +327,8 @@ def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
         elif assessor == nip:
             problems.append("assessor_nip tidak boleh sama dengan nip (menilai diri sendiri)")
 
+    dapodik = _parse_dapodik(v, role, problems)
+
     if problems:
         for problem in problems:
             parsed.add(line, nip, problem)
@@ -239,9 +338,46 @@ def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
             line=line, npsn=v["npsn"] or None, school_name=v["school_name"],
             region_code=v["region_code"], nip=nip, name=v["name"], role=role or "",
             jabatan=v["jabatan"], jenjang=jenjang or "", golongan=v["golongan"],
-            asn_status=asn_status or "", assessor_nip=assessor,
+            asn_status=asn_status or "", assessor_nip=assessor, **dapodik,
         )
     )
+
+
+def _parse_dapodik(v: dict[str, str], role: str | None, problems: list[str]) -> dict[str, str | None]:
+    """The optional Dapodik columns of one line: canonical values, None for an absent column."""
+    out: dict[str, str | None] = dict.fromkeys(OPTIONAL_COLUMNS)
+    if (value := v.get("school_jenjang")) is not None:
+        out["school_jenjang"] = _canonical(value, SCHOOL_JENJANG) if value else ""
+        if out["school_jenjang"] is None:
+            problems.append(f"school_jenjang '{value}' tidak dikenal ({', '.join(SCHOOL_JENJANG)})")
+    if (value := v.get("school_status")) is not None:
+        out["school_status"] = _canonical(value, SCHOOL_STATUSES) if value else ""
+        if out["school_status"] is None:
+            problems.append(f"school_status '{value}' tidak dikenal (Negeri, Swasta)")
+    if role == "pengawas" and (out["school_jenjang"] or out["school_status"]):
+        problems.append("pengawas tidak terikat pada satu sekolah: school_jenjang dan school_status harus kosong")
+    if (value := v.get("province_code")) is not None:
+        out["province_code"] = value
+        if value and (problem := region_problem(value)):
+            problems.append(f"province_code: {problem}")
+        elif value and not region_problem(v["region_code"]) and value != province_of(v["region_code"]):
+            problems.append(
+                f"province_code {value} tidak sesuai dengan region_code {v['region_code']} "
+                f"(provinsinya {province_of(v['region_code'])})"
+            )
+    if (value := v.get("nuptk")) is not None:
+        out["nuptk"] = value
+        if value and (problem := nuptk_problem(value)):
+            problems.append(problem)
+    if (value := v.get("nik")) is not None:
+        out["nik"] = value
+        if value and (problem := nik_problem(value)):
+            problems.append(problem)
+    if (value := v.get("jenis_ptk")) is not None:
+        out["jenis_ptk"] = canonical_jenis_ptk(value) if value else ""
+        if out["jenis_ptk"] is None:
+            problems.append(f"jenis_ptk '{value}' tidak dikenal ({', '.join(JENIS_PTK)})")
+    return out
 
 
 def check_roster(
@@ -250,8 +386,8 @@ def check_roster(
 ) -> list[dict]:
     """Check the lines against each other and against ``known`` (people already stored) and
     ``known_schools`` (NPSN -> region code of schools already stored).
-    ``only_npsn``: an operator_sekolah may only import their own school. Returns the report
-    of every bad line (empty when the file can be imported)."""
+    ``only_npsn``: an operator_sekolah may only import their own school.
+    Returns the report of every bad line (empty when the file can be imported)."""
     first_line_of: dict[str, int] = {}
     for line in sorted(parsed.nips_by_line):
         nip = parsed.nips_by_line[line]
@@ -270,10 +406,10 @@ def check_roster(
             parsed.add(row.line, row.nip, f"baris ini bukan sekolah Anda (NPSN {only_npsn})")
         if row.npsn and row.school_name:
             first = school_first.setdefault(row.npsn, row)
-            if (first.school_name, first.region_code) != (row.school_name, row.region_code):
+            if first.school_conflict(row):
                 parsed.add(
                     row.line, row.nip,
-                    f"nama sekolah atau kode wilayah NPSN {row.npsn} berbeda dengan baris {first.line}",
+                    f"data sekolah NPSN {row.npsn} (nama, kode wilayah, jenjang, status) berbeda dengan baris {first.line}",
                 )
     known_schools = known_schools or {}
     for row in parsed.rows:
@@ -303,6 +439,12 @@ def check_roster(
             parsed.add(
                 row.line, row.nip,
                 f"assessor_nip {row.assessor_nip} tidak ada di berkas maupun di data yang sudah diimpor",
+            )
+        elif assessor.leaving:
+            parsed.add(
+                row.line, row.nip,
+                f"assessor_nip {row.assessor_nip} tidak ada di berkas, yang memuat seluruh roster sekolah "
+                f"NPSN {assessor.npsn}: penilai ini keluar dari sekolah itu",
             )
         elif row.role == "guru" and (assessor.role != "kepala_sekolah" or assessor.npsn != row.npsn):
             parsed.add(

@@ -10,7 +10,10 @@ province file (500,000 people) is streamed instead, three times:
    them. Any bad line: nothing is written and every bad line is reported;
 3. writing: batch by batch, each in its own transaction, writing only what changed and
    publishing the RosterImported snapshot of each school that changed (a school split across
-   two batches is published twice, the second snapshot complete).
+   two batches is published twice, the second snapshot complete);
+4. with ``complete`` (the command line's default: a province export lists each of its schools
+   whole), people stored at a school the file lists but absent from the file leave it, a
+   thousand schools per transaction, each such school published again with ``left``.
 
 Memory grows with the number of people only through the NIP index (an int per NIP), never
 with rows held as objects.
@@ -30,12 +33,13 @@ from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
 
-from kinerja_planning.adapters.tables import Person, RosterImport, School
+from kinerja_planning.adapters.tables import RosterImport, School
 from kinerja_planning.domain.roster import (
-    SCHOOL_ROLES, KnownPerson, ParsedRoster, check_roster, iter_roster,
+    SCHOOL_ROLES, KnownPerson, ParsedRoster, check_roster, iter_roster, school_keys_conflict,
 )
 from kinerja_planning.service_layer.roster import (
-    IMPORT_ROLES, ImportResult, _chunks, _people_by_nip, _publish_school_roster, _upsert,
+    IMPORT_ROLES, ImportResult, _assessed_schools, _chunks, _known_outside, _mark_left,
+    _publish_schools, _upsert, refuse,
 )
 
 Progress = Callable[[str, int, int], None]  # (phase, lines done, lines in the file)
@@ -68,18 +72,12 @@ def detect_encoding(path: Path, chunk: int = 1 << 20) -> str | None:
 
 
 def _refuse(report: list[dict], total_bad: int) -> AppError:
-    return AppError(
-        "roster_tidak_valid",
-        f"Roster tidak diimpor: {total_bad} baris bermasalah. Perbaiki semua baris lalu unggah ulang.",
-        f"Roster not imported: {total_bad} bad line(s). Fix them all and upload again.",
-        status_code=422,
-        details=report,
-    )
+    return refuse(report, total_bad)
 
 
 async def import_roster_path(
     uow_factory: UnitOfWorkFactory, principal: Principal, path: Path, *,
-    batch_size: int = 2000, progress: Progress | None = None,
+    batch_size: int = 2000, progress: Progress | None = None, complete: bool = False,
 ) -> ImportResult:
     principal.require_role(*IMPORT_ROLES)
     encoding = detect_encoding(path)
@@ -95,7 +93,8 @@ async def import_roster_path(
     # Pass 1: the NIP index, duplicates and school names across the whole file.
     first_line: dict[str, int] = {}
     assessors: dict[str, KnownPerson] = {}
-    school_of: dict[str, tuple[str, str, int]] = {}  # npsn -> (name, region, first line)
+    school_of: dict[str, tuple[tuple, int]] = {}  # npsn -> (school data, first line)
+    listed_schools: set[str] = set()
     cross: dict[int, tuple[str, list[str]]] = {}
     total = 0
     for parsed in batches():
@@ -111,11 +110,13 @@ async def import_roster_path(
             total = max(total, row.line)
             if row.role in _ASSESSOR_ROLES and first_line[row.nip] == row.line:
                 assessors[row.nip] = KnownPerson(row.nip, row.role, row.npsn)
+            if row.npsn:
+                listed_schools.add(row.npsn)
             if row.npsn and row.school_name:
-                first = school_of.setdefault(row.npsn, (row.school_name, row.region_code, row.line))
-                if first[:2] != (row.school_name, row.region_code):
+                first = school_of.setdefault(row.npsn, (row.school_key(), row.line))
+                if school_keys_conflict(first[0], row.school_key()):
                     cross.setdefault(row.line, (row.nip, []))[1].append(
-                        f"nama sekolah atau kode wilayah NPSN {row.npsn} berbeda dengan baris {first[2]}"
+                        f"data sekolah NPSN {row.npsn} (nama, kode wilayah, jenjang, status) berbeda dengan baris {first[1]}"
                     )
         if parsed.rows and progress:
             progress("indeks", parsed.rows[-1].line, 0)
@@ -125,8 +126,8 @@ async def import_roster_path(
     total_bad = 0
     async with uow_factory() as uow:
         for parsed in batches():
-            known = await _known(uow.session, parsed, assessors, first_line)
-            known_schools = {n: school_of[n][1] for n in parsed.unnamed_school_npsns() if n in school_of}
+            known = await _known(uow.session, parsed, assessors, first_line, listed_schools if complete else set())
+            known_schools = {n: school_of[n][0][1] for n in parsed.unnamed_school_npsns() if n in school_of}
             missing = parsed.unnamed_school_npsns() - set(known_schools)
             for chunk in _chunks(missing):
                 found = (await uow.session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
@@ -148,7 +149,7 @@ async def import_roster_path(
 
     # Pass 3: write batch by batch, publishing only what changed.
     import_id = str(uuid.uuid4())
-    counts = {"added": 0, "changed": 0, "moved": 0, "unchanged": 0, "published": 0}
+    counts = {"added": 0, "changed": 0, "moved": 0, "unchanged": 0, "published": 0, "left": 0}
     schools: set[str] = set()
     people = 0
     for parsed in batches():
@@ -156,15 +157,8 @@ async def import_roster_path(
             session = uow.session
             now = datetime.now(timezone.utc)
             changes = await _upsert(session, parsed.rows, now)
-            await session.flush()
-            touched = set(changes.schools)
-            for chunk in _chunks(changes.pengawas):
-                assessed = await session.exec(
-                    select(Person.npsn).where(col(Person.assessor_nip).in_(chunk), Person.role == "kepala_sekolah")
-                )
-                touched.update(n for n in assessed.all() if n)
-            for npsn in sorted(touched):
-                await _publish_school_roster(uow, import_id, npsn)
+            touched = changes.schools | await _assessed_schools(session, changes.pengawas)
+            await _publish_schools(uow, import_id, touched)
             await uow.commit()
         counts["added"] += changes.added
         counts["changed"] += changes.changed
@@ -175,6 +169,19 @@ async def import_roster_path(
         people += len(parsed.rows)
         if progress and parsed.rows:
             progress("tulis", parsed.rows[-1].line, total)
+    if complete:
+        # Pass 4: who left. The NIP index of pass 1 says who is in the file.
+        done = 0
+        for chunk in _chunks(listed_schools):
+            async with uow_factory() as uow:
+                left = await _mark_left(uow.session, chunk, first_line, datetime.now(timezone.utc))
+                await _publish_schools(uow, import_id, left, left)
+                await uow.commit()
+            counts["left"] += sum(len(nips) for nips in left.values())
+            counts["published"] += len(left)
+            done += len(chunk)
+            if progress:
+                progress("keluar", done, len(listed_schools))
     async with uow_factory() as uow:
         uow.session.add(RosterImport(
             import_id=import_id, imported_by=principal.sub, imported_by_role=principal.role,
@@ -184,16 +191,19 @@ async def import_roster_path(
     return ImportResult(
         import_id, len(schools), people, added=counts["added"], changed=counts["changed"],
         moved=counts["moved"], unchanged=counts["unchanged"], published_schools=counts["published"],
+        left=counts["left"],
     )
 
 
-async def _known(session, parsed: ParsedRoster, assessors: dict[str, KnownPerson], first_line: dict[str, int]):
+async def _known(
+    session, parsed: ParsedRoster, assessors: dict[str, KnownPerson], first_line: dict[str, int],
+    complete_schools: set[str],
+):
     """The assessors this batch names: from the file's index, else from the database."""
     named = {r.assessor_nip for r in parsed.rows if r.assessor_nip}
     known = {n: assessors[n] for n in named if n in assessors}
     outside = {n for n in named if n not in assessors and n not in first_line}
-    for p in (await _people_by_nip(session, outside)).values():
-        known[p.nip] = KnownPerson(p.nip, p.role, p.npsn)
+    known.update(await _known_outside(session, outside, complete_schools))
     # A NIP in the file that is not a kepala sekolah or pengawas: known with its role unknown,
     # so check_roster refuses it as an assessor instead of calling it missing.
     for n in named:
