@@ -19,7 +19,8 @@ from kinerja_planning.settings import Settings  # noqa: E402
 def settings(nats_server, database_url) -> Settings:
     return Settings(
         database_url=database_url, nats_url=nats_server.url, outbox_poll_interval_s=0.1,
-        roster_max_bytes=64 * 1024,
+        # The clock is ticked by the tests themselves (periods.tick), not in the background.
+        roster_max_bytes=64 * 1024, period_tick_s=3600,
     )
 
 

@@ -1,94 +1,123 @@
-"""Periods through the HTTP API, against real NATS JetStream and a real database."""
+"""Periods through the HTTP API, against real NATS JetStream and a real database: made from a
+policy, windows moved by the Dinas within its bounds, opened, announced and closed by the
+clock with their events, and bad requests changing nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from kinerja_shared.testing.http import bearer
+
+from kinerja_planning.service_layer import periods as period_use_cases
 
 from planning_harness import dinas
 
 
-async def test_create_open_close_and_read_a_period(planning):
-    created = await planning.client.post(
-        "/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 1}, headers=dinas()
-    )
+async def test_create_from_a_policy_and_read(planning):
+    created = await planning.client.post("/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 1}, headers=dinas())
     assert created.status_code == 201, created.text
     period = created.json()
-    assert period == {
-        "period_id": period["period_id"], "policy": "pmm-2024", "year": 2026, "semester": 1,
-        "name": "Semester 1 2026", "starts_on": "2026-01-01", "ends_on": "2026-06-30",
-        "month_start": 1, "month_end": 6, "status": "scheduled",
-    }
-    second = await planning.client.post(
-        "/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 2},
-        headers=bearer("operator_dinas"),
-    )
-    assert second.status_code == 201
-    assert (second.json()["starts_on"], second.json()["ends_on"], second.json()["month_start"]) == ("2026-07-01", "2026-12-31", 7)
+    assert {k: period[k] for k in ("policy", "name", "starts_on", "ends_on", "status", "planning_deadline",
+                                   "evidence_required", "competency_points")} == {
+        "policy": "pmm-2024", "name": "Semester 1 2026", "starts_on": "2026-01-01", "ends_on": "2026-06-30",
+        "status": "scheduled", "planning_deadline": "2026-03-31", "evidence_required": True,
+        "competency_points": {"min": 32, "max": 128, "max_per_activity": 32}}
+    assert [(s["stage"], s["starts_on"], s["ends_on"]) for s in period["stages"]] == [
+        ("perencanaan", "2026-01-01", "2026-01-31"), ("pelaksanaan", "2026-02-01", "2026-05-31"),
+        ("penilaian", "2026-06-01", "2026-06-30")]
+    annual = await planning.client.post(
+        "/v1/periods", json={"policy": "ruang-gtk-2025", "year": 2027, "periodic_review": "bulanan"},
+        headers=bearer("operator_dinas"))
+    assert annual.status_code == 201, annual.text
+    assert (annual.json()["name"], annual.json()["ends_on"], annual.json()["periodic_review"],
+            annual.json()["evidence_required"]) == ("Tahunan 2027", "2027-12-31", "bulanan", False)
     assert await planning.count_outbox() == 0  # creating a period publishes nothing
+    listed = await planning.client.get("/v1/periods", headers=bearer("guru", nip="198503122010012001", npsn="20212345"))
+    assert {p["name"] for p in listed.json()["periods"]} == {"Semester 1 2026", "Tahunan 2027"}
+    policies = (await planning.client.get("/v1/policies", headers=dinas())).json()
+    assert {p["code"] for p in policies["policies"]} >= {"pmm-2024", "ruang-gtk-2025"}
+    assert any(i["code"] == "D.1.2" and i["parent"] == "D.1" for i in policies["indicators"])
 
-    pid = period["period_id"]
-    opened = await planning.client.post(f"/v1/periods/{pid}/open", headers=dinas("327100"))
-    assert opened.status_code == 200 and opened.json()["status"] == "open"
-    [(subject, envelope, _)] = await planning.events("planning.period.opened", period_id=pid)
-    assert subject == "kinerja.planning.period.opened.320000.327100"  # the caller's region
-    assert envelope["payload"]["starts_on"] == "2026-01-01" and envelope["payload"]["month_end"] == 6
-    # Opening again changes nothing and publishes nothing more.
-    again = await planning.client.post(f"/v1/periods/{pid}/open", headers=dinas("327100"))
-    assert again.status_code == 200 and again.json()["status"] == "open"
-    assert await planning.count_outbox() == 1
 
-    # A province-wide token (no region) publishes on the "000000" region.
-    other = second.json()["period_id"]
-    assert (await planning.client.post(f"/v1/periods/{other}/open", headers=dinas())).status_code == 200
-    [(subject, _, _)] = await planning.events("planning.period.opened", period_id=other)
+async def test_the_clock_opens_announces_stages_and_closes_with_events(planning):
+    clock = planning.runtime.clock
+    clock.set(datetime(2025, 12, 31, 16, 59, 59, tzinfo=timezone.utc))  # 23:59:59 WIB, 31 Dec 2025
+    pid = (await planning.client.post("/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 1},
+                                      headers=dinas())).json()["period_id"]
+    assert await period_use_cases.tick(planning.runtime.uow, clock) == []
+    clock.set(datetime(2025, 12, 31, 17, 0, 0, tzinfo=timezone.utc))  # 00:00 WIB, 1 Jan 2026
+    assert await period_use_cases.tick(planning.runtime.uow, clock) == [(pid, "open"), (pid, "stage:perencanaan")]
+    assert await period_use_cases.tick(planning.runtime.uow, clock) == []  # once only
+    period = (await planning.client.get(f"/v1/periods/{pid}", headers=dinas())).json()
+    assert (period["status"], period["current_stage"]) == ("open", "perencanaan")
+    [(subject, opened, _)] = await planning.events("planning.period.opened", period_id=pid)
     assert subject == "kinerja.planning.period.opened.000000.000000"
+    assert [s["stage"] for s in opened["payload"]["stages"]] == ["perencanaan", "pelaksanaan", "penilaian"]
+    assert opened["payload"]["competency_points_max_per_activity"] == 32
 
-    closed = await planning.client.post(f"/v1/periods/{pid}/close", headers=dinas())
-    assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    reopen = await planning.client.post(f"/v1/periods/{pid}/open", headers=dinas())
-    assert reopen.status_code == 409 and reopen.json()["error"]["code"] == "status_periode_tidak_sesuai"
+    # One tick after "downtime" catches up with the rest of the semester, in order.
+    clock.set(datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc))
+    assert await period_use_cases.tick(planning.runtime.uow, clock) == [
+        (pid, "stage:pelaksanaan"), (pid, "stage:penilaian"), (pid, "close")]
+    started = await planning.events("planning.period.stage_started", n=3, period_id=pid)
+    assert [e["payload"]["stage"] for _, e, _ in started] == ["perencanaan", "pelaksanaan", "penilaian"]
+    await planning.events("planning.period.closed", period_id=pid)
+    assert (await planning.client.get(f"/v1/periods/{pid}", headers=dinas())).json()["status"] == "closed"
 
-    guru = bearer("guru", nip="198503122010012001", npsn="20212345")
-    listed = await planning.client.get("/v1/periods", headers=guru)
-    assert listed.status_code == 200
-    assert {(p["semester"], p["status"]) for p in listed.json()["periods"]} == {(1, "closed"), (2, "open")}
-    one = await planning.client.get(f"/v1/periods/{pid}", headers=guru)
-    assert one.status_code == 200 and one.json()["status"] == "closed"
-    await planning.all_outbox_sent()
+
+async def test_the_dinas_moves_windows_within_the_policy(planning):
+    period = await planning.open_period("327100")
+    pid = period["period_id"]
+    moved = await planning.client.put(
+        f"/v1/periods/{pid}/schedule",
+        json={"stages": {"perencanaan": {"starts_on": "2026-01-01", "ends_on": "2026-02-07"},
+                         "pelaksanaan": {"starts_on": "2026-02-08", "ends_on": "2026-05-31"}},
+              "late_planning_deadline": "2026-04-15"},
+        headers=dinas("327100"))
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["planning_deadline"] == "2026-04-15"
+    [(_, changed, _)] = await planning.events("planning.period.schedule_changed", period_id=pid)
+    assert changed["payload"]["late_planning_deadline"] == "2026-04-15"
+
+    before = await planning.counts()
+    stored = (await planning.client.get(f"/v1/periods/{pid}", headers=dinas())).json()
+    for body, code in (
+        ({"stages": {"penilaian": {"starts_on": "2026-06-01", "ends_on": "2026-07-10"}}}, "jadwal_periode_tidak_valid"),
+        ({"stages": {"pelaksanaan": {"starts_on": "2026-01-20", "ends_on": "2026-05-31"}}}, "jadwal_periode_tidak_valid"),
+        ({"late_planning_deadline": "2026-06-15"}, "jadwal_periode_tidak_valid"),
+        ({"stages": {"pelaksanaan": {"starts_on": "besok", "ends_on": "2026-05-31"}}}, "input_tidak_valid"),
+    ):
+        response = await planning.client.put(f"/v1/periods/{pid}/schedule", json=body, headers=dinas())
+        assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
+        assert response.json()["error"]["message"]
+    refused = await planning.client.put(f"/v1/periods/{pid}/schedule", json={}, headers=bearer("kepala_sekolah", nip="197204151998022001", npsn="20212345"))
+    assert refused.status_code == 403
+    assert await planning.counts() == before
+    assert (await planning.client.get(f"/v1/periods/{pid}", headers=dinas())).json() == stored
 
 
 async def test_bad_period_requests_change_nothing(planning):
-    base = {"policy": "pmm-2024", "year": 2026, "semester": 1}
-    assert (await planning.client.post("/v1/periods", json=base, headers=dinas())).status_code == 201
+    await planning.client.post("/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 1}, headers=dinas())
     before = await planning.counts()
-
     cases = [
-        ({**base, "policy": "kurikulum-lama"}, dinas(), 422, "kebijakan_tidak_dikenal"),
-        ({**base, "semester": 3}, dinas(), 422, "semester_tidak_valid"),
-        ({"policy": "pmm-2024", "year": 2026}, dinas(), 422, "semester_tidak_valid"),
-        ({**base, "year": 1900}, dinas(), 422, "tahun_tidak_valid"),
-        ({**base, "year": "tahun ini"}, dinas(), 422, "input_tidak_valid"),
-        (base, dinas(), 409, "periode_sudah_ada"),
-        ({**base, "semester": 2}, bearer("kepala_sekolah", nip="197204151998022001", npsn="20212345"), 403, "peran_tidak_diizinkan"),
-        ({**base, "semester": 2}, bearer("operator_sekolah", npsn="20212345"), 403, "peran_tidak_diizinkan"),
+        ({"policy": "pmm-2099", "year": 2026, "semester": 1}, dinas(), 422, "kebijakan_tidak_dikenal"),
+        ({"policy": "pmm-2024", "year": 2026, "semester": 3}, dinas(), 422, "semester_tidak_valid"),
+        ({"policy": "pmm-2024", "year": 1999, "semester": 1}, dinas(), 422, "tahun_tidak_valid"),
+        ({"policy": "pmm-2024", "year": 2026, "semester": 1}, dinas(), 409, "periode_sudah_ada"),
+        # One annual period over the same months as Semester 1 2026: overlapping periods are refused.
+        ({"policy": "ruang-gtk-2025", "year": 2026}, dinas(), 409, "periode_tumpang_tindih"),
+        ({"policy": "pmm-2024", "year": 2026, "semester": 2,
+          "stages": {"perencanaan": {"starts_on": "2026-06-20", "ends_on": "2026-07-31"}}}, dinas(), 422, "jadwal_periode_tidak_valid"),
+        ({"policy": "pmm-2024", "year": 2026, "semester": 2,
+          "stages": {"pelaksanaan": {"starts_on": "2026-07-15", "ends_on": "2026-11-30"}}}, dinas(), 422, "jadwal_periode_tidak_valid"),
+        ({"policy": "pmm-2024", "year": "dua ribu"}, dinas(), 422, "input_tidak_valid"),
+        ({"policy": "pmm-2024", "year": 2026, "semester": 2}, bearer("kepala_sekolah", nip="197204151998022001", npsn="20212345"), 403, "peran_tidak_diizinkan"),
     ]
     for body, headers, status, code in cases:
         response = await planning.client.post("/v1/periods", json=body, headers=headers)
-        assert response.status_code == status, (body, response.text)
-        error = response.json()["error"]
-        assert error["code"] == code and error["message"] and error["message_en"], error
-
-    missing = "00000000-0000-0000-0000-000000000000"
-    for path in (f"/v1/periods/{missing}", f"/v1/periods/{missing}/open", f"/v1/periods/{missing}/close"):
-        method = planning.client.get if path.endswith(missing) else planning.client.post
-        response = await method(path, headers=dinas())
+        assert response.status_code == status, (code, response.text)
+        assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+    for path in ("/v1/periods/tidak-ada/open", "/v1/periods/tidak-ada/close"):
+        response = await planning.client.post(path, headers=dinas())
         assert response.status_code == 404 and response.json()["error"]["code"] == "periode_tidak_ditemukan"
-
-    pid = (await planning.client.get("/v1/periods", headers=dinas())).json()["periods"][0]["period_id"]
-    guru = bearer("guru", nip="198503122010012001", npsn="20212345")
-    refused = await planning.client.post(f"/v1/periods/{pid}/open", headers=guru)
-    assert refused.status_code == 403
-    not_open = await planning.client.post(f"/v1/periods/{pid}/close", headers=dinas())
-    assert not_open.status_code == 409 and not_open.json()["error"]["code"] == "status_periode_tidak_sesuai"
-    assert (await planning.client.get(f"/v1/periods/{pid}", headers=dinas())).json()["status"] == "scheduled"
     assert await planning.counts() == before
