@@ -16,13 +16,25 @@ from minio import Minio
 from sqlalchemy import func
 from sqlmodel import select
 
-from kinerja_shared.events import PlanApproved, PlanReturned, PlanSubmitted, make_envelope
+import hashlib
+from datetime import date
+
+from kinerja_shared.events import (
+    MonthlyTarget,
+    PeriodOpened,
+    PeriodStage,
+    PlanApproved,
+    PlanItem,
+    PlanReturned,
+    PlanSubmitted,
+    make_envelope,
+)
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.testing.http import bearer, running_app
 from kinerja_shared.testing.wait import eventually as wait_for
 
-from kinerja_evidence.adapters.tables import Evidence, PlanView
+from kinerja_evidence.adapters.tables import Evidence, PeriodView, PlanView, UploadPart, UploadSession
 from kinerja_evidence.bootstrap import build
 from kinerja_evidence.settings import Settings
 
@@ -41,6 +53,23 @@ def new_region() -> str:
 
 
 
+def default_items() -> list[PlanItem]:
+    return [
+        PlanItem(item_id="pk-1", kind="praktik_kinerja", code="D.1", title="Kualitas pembelajaran",
+                 focus_behaviours=["disiplin positif"]),
+        PlanItem(item_id="pk-2", kind="praktik_kinerja", code="A.1", title="Kemampuan literasi"),
+        PlanItem(item_id="kom-1", kind="pengembangan_kompetensi", code="pelatihan",
+                 title="Pelatihan asesmen diagnostik", points=32),
+        PlanItem(item_id="tt-1", kind="tugas_tambahan", code="kepala_perpustakaan", title="Kepala perpustakaan"),
+    ]
+
+
+def jakarta_today() -> date:
+    from kinerja_evidence.domain.model import today_in_jakarta
+
+    return today_in_jakarta()
+
+
 @dataclass
 class Plan:
     plan_id: str
@@ -49,6 +78,7 @@ class Plan:
     school_npsn: str
     assessor_nip: str
     region: str
+    items: list[PlanItem] = field(default_factory=default_items)
 
 
 @dataclass
@@ -63,9 +93,9 @@ class EvidenceHarness:
     assessor_nip: str = field(default_factory=lambda: new_nip(1972))
 
     # -------------------------------------------------------------- planning's events
-    def new_plan(self, teacher_nip: str | None = None) -> Plan:
+    def new_plan(self, teacher_nip: str | None = None, period_id: str | None = None) -> Plan:
         return Plan(
-            plan_id=str(uuid.uuid4()), period_id=f"2026-S1-{uuid.uuid4().hex[:6]}",
+            plan_id=str(uuid.uuid4()), period_id=period_id or f"2026-S1-{uuid.uuid4().hex[:6]}",
             teacher_nip=teacher_nip or new_nip(), school_npsn=self.school_npsn,
             assessor_nip=self.assessor_nip, region=self.region,
         )
@@ -84,7 +114,8 @@ class EvidenceHarness:
         return PlanSubmitted(
             plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
             school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
-            indicators=["A.1"], revision=revision, submitted_at=at,
+            indicators=["A.1"], revision=revision, submitted_at=at, items=plan.items,
+            monthly_targets=self.targets(plan), competency_points=32,
         )
 
     def approved(self, plan: Plan, revision: int, at: datetime) -> PlanApproved:
@@ -92,7 +123,39 @@ class EvidenceHarness:
             plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
             school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip,
             indicators=["A.1"], revision=revision, approved_by=plan.assessor_nip, approved_at=at,
+            items=plan.items, monthly_targets=self.targets(plan), competency_points=32,
         )
+
+    def targets(self, plan: Plan) -> list[MonthlyTarget]:
+        month = jakarta_today().strftime("%Y-%m")
+        return [MonthlyTarget(target_id="t-1", month=month, item_id="pk-1", description="Modul ajar literasi")]
+
+    def period_opened(self, period_id: str, *, execution: tuple[date, date] | None = None,
+                      per_activity: int | None = None) -> PeriodOpened:
+        today = jakarta_today()
+        start, end = execution or (today - timedelta(days=20), today + timedelta(days=40))
+        return PeriodOpened(
+            period_id=period_id, policy="pmm-2024", year=today.year, semester=1, name="Semester uji",
+            starts_on=start - timedelta(days=30), ends_on=end + timedelta(days=30),
+            month_start=1, month_end=6,
+            stages=[
+                PeriodStage(stage="perencanaan", starts_on=start - timedelta(days=30), ends_on=start - timedelta(days=1)),
+                PeriodStage(stage="pelaksanaan", starts_on=start, ends_on=end),
+                PeriodStage(stage="penilaian", starts_on=end + timedelta(days=1), ends_on=end + timedelta(days=30)),
+            ],
+            competency_points_max_per_activity=per_activity,
+        )
+
+    async def open_period(self, period_id: str | None = None, **kwargs) -> str:
+        period_id = period_id or f"2026-S1-{uuid.uuid4().hex[:6]}"
+        await self.publish(self.period_opened(period_id, **kwargs), "000000")
+
+        async def known():
+            async with self.runtime.session_factory() as session:
+                return await session.get(PeriodView, period_id)
+
+        await wait_for(known)
+        return period_id
 
     def returned(self, plan: Plan, revision: int, at: datetime) -> PlanReturned:
         return PlanReturned(
@@ -114,9 +177,9 @@ class EvidenceHarness:
 
         return await wait_for(reached)
 
-    async def approved_plan(self, teacher_nip: str | None = None) -> Plan:
+    async def approved_plan(self, teacher_nip: str | None = None, period_id: str | None = None) -> Plan:
         """A plan submitted then disepakati, as planning would publish it."""
-        plan = self.new_plan(teacher_nip)
+        plan = self.new_plan(teacher_nip, period_id)
         now = datetime.now(timezone.utc)
         await self.publish(self.submitted(plan, 1, now - timedelta(minutes=5)), plan.region)
         await self.publish(self.approved(plan, 1, now), plan.region)
@@ -144,6 +207,48 @@ class EvidenceHarness:
         async with self.runtime.session_factory() as session:
             return list((await session.exec(select(Evidence))).all())
 
+    async def upload_rows(self) -> tuple[list[UploadSession], list[UploadPart]]:
+        async with self.runtime.session_factory() as session:
+            return (list((await session.exec(select(UploadSession))).all()),
+                    list((await session.exec(select(UploadPart))).all()))
+
+    def multipart_uploads(self) -> list[str]:
+        result = self.minio._list_multipart_uploads(self.settings.s3_bucket)
+        return [u.object_name for u in result.uploads]
+
+    async def outbox_events(self) -> list[str]:
+        async with self.runtime.session_factory() as session:
+            return [m.event_type for m in (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()]
+
+    # -------------------------------------------------------------- resumable uploads
+    async def start_upload(self, plan: Plan, data: bytes, headers: dict, *, content_type: str = "application/pdf",
+                           sha256: str | None | bool = True, mode: str = "parts", item_id: str | None = "pk-1",
+                           name: str = "laporan.pdf", size: int | None = None) -> httpx.Response:
+        body = {"plan_id": plan.plan_id, "item_id": item_id, "file_name": name,
+                "size_bytes": len(data) if size is None else size, "content_type": content_type, "mode": mode}
+        if sha256 is True:
+            body["sha256"] = hashlib.sha256(data).hexdigest()
+        elif sha256:
+            body["sha256"] = sha256
+        return await self.client.post("/v1/uploads", json=body, headers=headers)
+
+    async def put_part(self, upload_id: str, number: int, chunk: bytes, headers: dict,
+                       sha256: str | None = None) -> httpx.Response:
+        return await self.client.put(
+            f"/v1/uploads/{upload_id}/parts/{number}", content=chunk,
+            headers={**headers, "X-Part-SHA256": sha256 or hashlib.sha256(chunk).hexdigest()},
+        )
+
+    async def upload_in_parts(self, plan: Plan, data: bytes, headers: dict, **start) -> httpx.Response:
+        started = await self.start_upload(plan, data, headers, **start)
+        assert started.status_code == 201, started.text
+        info = started.json()
+        size = info["part_size"]
+        for n in range(1, info["parts_total"] + 1):
+            sent = await self.put_part(info["upload_id"], n, data[(n - 1) * size: n * size], headers)
+            assert sent.status_code == 200, sent.text
+        return await self.client.post(f"/v1/uploads/{info['upload_id']}/complete", headers=headers)
+
     async def outbox_count(self) -> int:
         async with self.runtime.session_factory() as session:
             return (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
@@ -162,6 +267,7 @@ def settings_for(nats_server, database_url, s3, **overrides) -> Settings:
         # A bucket per test: "nothing stored" is then checked on the whole bucket.
         s3_bucket=f"kinerja-evidence-{uuid.uuid4().hex[:12]}",
         evidence_max_bytes=256 * 1024,
+        upload_part_size_bytes=5 * 1024 * 1024,  # S3's minimum: parts stay small in tests
         consumer_backoff_base_s=0.05,
         outbox_poll_interval_s=0.1,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from kinerja_shared.clock import clock_from_settings
 from kinerja_shared.runtime import ServiceRuntime, serve
 
 from kinerja_evidence.adapters.storage import ObjectStorage
@@ -48,7 +49,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         title="Kinerja evidence", description=DESCRIPTION, routers=[http.router]
     )
-    app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings)
+    app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings, clock_from_settings(settings))
     return runtime, app
 
 

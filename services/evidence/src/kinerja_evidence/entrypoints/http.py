@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.clock import Clock, SystemClock, jakarta_date
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.storage import ObjectStorage
@@ -29,6 +30,7 @@ class EvidenceContext:
     uow: UnitOfWorkFactory
     storage: ObjectStorage
     settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
     part_slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -41,7 +43,11 @@ class EvidenceContext:
             expiry_s=self.settings.upload_expiry_s,
             presign_put_ttl_s=self.settings.upload_presign_put_ttl_s,
             type_limits=self.settings.evidence_type_max_bytes,
+            today=self.today(),
         )
+
+    def today(self):
+        return jakarta_date(self.clock.now())
 
 
 def _context(request: Request) -> EvidenceContext:
@@ -92,7 +98,9 @@ async def upload(request: Request, principal: CurrentPrincipal) -> JSONResponse:
         # plan_id came before the file (as browsers and most clients send it): refuse a
         # wrong plan before its bytes travel over a poor connection.
         if fields.get("plan_id"):
-            await uploads.check_upload_allowed(ctx.uow, principal, fields["plan_id"], fields.get("item_id") or None)
+            await uploads.check_upload_allowed(
+                ctx.uow, principal, fields["plan_id"], fields.get("item_id") or None, today=ctx.today()
+            )
 
     form = await receive_form(
         request, file_field="file", max_file_bytes=ctx.settings.evidence_max_bytes,
@@ -110,6 +118,7 @@ async def upload(request: Request, principal: CurrentPrincipal) -> JSONResponse:
             max_bytes=ctx.settings.evidence_max_bytes,
             item_id=form.fields.get("item_id") or None,
             type_limits=ctx.settings.evidence_type_max_bytes,
+            today=ctx.today(),
         )
     finally:
         form.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,7 +52,7 @@ class Target:
 
 async def load_target(
     session: AsyncSession, caller: Caller, plan_id: str, item_id: str | None,
-    type_limits: dict[str, int] | None = None,
+    type_limits: dict[str, int] | None = None, today: date | None = None,
 ) -> Target:
     """The agreed plan of the caller, the item on it, the period's execution window open and
     the teacher's assessment for the period not final yet."""
@@ -65,7 +65,7 @@ async def load_target(
         if item is None:
             raise PlanItemNotFound(item_id)
     period = await get_period(session, plan.period_id)
-    check_execution_window(period, today_in_jakarta())
+    check_execution_window(period, today or today_in_jakarta())
     if await is_finalized(session, plan.period_id, plan.teacher_nip):
         raise EvidenceReadOnly()
     policy = policy_named(period.policy if period else plan.policy)
@@ -77,10 +77,10 @@ async def load_target(
 
 async def check_target(
     uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str, item_id: str | None,
-    *, type_limits: dict[str, int] | None = None,
+    *, type_limits: dict[str, int] | None = None, today: date | None = None,
 ) -> Target:
     async with uow_factory() as uow:
-        target = await load_target(uow.session, caller, plan_id, item_id, type_limits)
+        target = await load_target(uow.session, caller, plan_id, item_id, type_limits, today)
         uow.session.expunge_all()  # readable after the unit of work closes
         return target
 
@@ -113,13 +113,14 @@ async def record_evidence(
     facts: EvidenceFacts,
     *,
     also=None,
+    today: date | None = None,
 ) -> Evidence:
     """Write the row and EvidenceUploaded in one transaction. ``also(uow)`` runs inside the
     same transaction (a resumable upload marks its session completed there)."""
     async with uow_factory() as uow:
         # The plan may have been returned, or the window closed, while the file travelled:
         # check again, in the same transaction as the write.
-        target = await load_target(uow.session, caller, facts.plan_id, facts.item_id)
+        target = await load_target(uow.session, caller, facts.plan_id, facts.item_id, today=today)
         plan = target.plan
         reuse_of = await _earlier_uses(uow, facts, plan)
         row = Evidence(

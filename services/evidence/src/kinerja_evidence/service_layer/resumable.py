@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import delete, func
 from sqlmodel import select
@@ -28,7 +28,15 @@ from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 from kinerja_evidence.adapters import sha256state
 from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import Evidence, UploadPart, UploadSession
-from kinerja_evidence.domain.content import HEAD_BYTES, clean_file_name, detect_content_type, inspect_content
+from kinerja_evidence.domain.content import (
+    DOCX,
+    HEAD_BYTES,
+    PPTX,
+    XLSX,
+    clean_file_name,
+    detect_content_type,
+    inspect_content,
+)
 from kinerja_evidence.domain.model import (
     Caller,
     ContentMismatch,
@@ -65,6 +73,8 @@ OPEN = "open"
 COMPLETED = "completed"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 S3_MIN_PART = 5 * 1024 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+OOXML_TYPES = (DOCX, XLSX, PPTX)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class UploadConfig:
     expiry_s: int
     presign_put_ttl_s: int
     type_limits: dict[str, int]
+    # Today in Jakarta by the service's clock (stage windows are Jakarta dates).
+    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,7 @@ async def start_upload(
 ) -> tuple[UploadSession, str | None]:
     """Returns the session and, in presigned mode, the URL to PUT the file to."""
     target = await check_target(uow_factory, caller, request.plan_id, request.item_id,
-                                type_limits=config.type_limits)
+                                type_limits=config.type_limits, today=config.today)
     declared = request.content_type.split(";")[0].strip().lower()
     if declared not in target.policy.allowed:
         raise UnsupportedContent(f"{declared} (dinyatakan)", target.policy.allowed)
@@ -247,6 +259,8 @@ async def _check_head(uow_factory, storage: ObjectStorage, session: UploadSessio
     the rest travels over a poor connection."""
     import io
 
+    if head.startswith(ZIP_MAGIC) and session.declared_type in OOXML_TYPES:
+        return  # a ZIP's directory is at its end: judged whole at completion
     detection = detect_content_type(io.BytesIO(head))
     if detection.content_type == session.declared_type:
         return
@@ -365,7 +379,8 @@ async def _confirm_presigned(uow_factory, storage: ObjectStorage, caller: Caller
 
 async def _check_and_record(uow_factory, storage: ObjectStorage, caller: Caller, session: UploadSession,
                             sha: str, config: UploadConfig, *, method: str) -> Evidence:
-    target = await check_target(uow_factory, caller, session.plan_id, session.item_id, type_limits=config.type_limits)
+    target = await check_target(uow_factory, caller, session.plan_id, session.item_id,
+                                type_limits=config.type_limits, today=config.today)
 
     def inspect():
         with storage.ranged_reader(session.object_key, session.size_bytes) as reader:
@@ -392,6 +407,7 @@ async def _check_and_record(uow_factory, storage: ObjectStorage, caller: Caller,
             raw_file_name=session.file_name, method=method,
         ),
         also=mark_completed,
+        today=config.today,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import BinaryIO
 
 from kinerja_shared.logging import get_logger
@@ -40,9 +41,10 @@ class IncomingFile:
 
 
 async def check_upload_allowed(
-    uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str, item_id: str | None = None
+    uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str, item_id: str | None = None,
+    today: date | None = None,
 ) -> Target:
-    return await check_target(uow_factory, caller, plan_id, item_id)
+    return await check_target(uow_factory, caller, plan_id, item_id, today=today)
 
 
 async def upload_evidence(
@@ -55,8 +57,9 @@ async def upload_evidence(
     max_bytes: int,
     item_id: str | None = None,
     type_limits: dict[str, int] | None = None,
+    today: date | None = None,
 ) -> Evidence:
-    target = await check_target(uow_factory, caller, plan_id, item_id, type_limits=type_limits)
+    target = await check_target(uow_factory, caller, plan_id, item_id, type_limits=type_limits, today=today)
     if incoming.size == 0:
         raise EmptyFile()
     if incoming.size > max_bytes:
@@ -85,6 +88,7 @@ async def upload_evidence(
                 content_type=inspection.content_type,  # type: ignore[arg-type]
                 raw_file_name=incoming.file_name, method="single",
             ),
+            today=today,
         )
     except BaseException:
         await asyncio.shield(remove_quietly(storage, key))

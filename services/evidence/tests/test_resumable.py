@@ -1,0 +1,313 @@
+"""Resumable uploads through the service against real S3 (moto server), real NATS and both
+databases: parts in order and checked, the server's view, completion with whole-file checks,
+someone else's upload refused, abandoned uploads swept, presigned direct uploads confirmed.
+Every refusal leaves nothing: no session rows, no S3 multipart upload, no object, no event."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from kinerja_shared.events import parse_envelope
+from kinerja_shared.testing.wait import eventually as wait_for
+
+sys.path.insert(0, str(Path(__file__).parent))
+import evidence_samples as samples  # noqa: E402
+from conftest import jakarta_today  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def big_pdf(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes (random filler in a comment; a real %%EOF at the end)."""
+    head, tail = b"%PDF-1.4\n%", b"\n" + samples.PDF[9:]
+    return head + os.urandom(size - len(head) - len(tail)) + tail
+
+
+async def assert_nothing_stored(service):
+    sessions, parts = await service.upload_rows()
+    assert (sessions, parts) == ([], [])
+    assert service.multipart_uploads() == []
+    assert service.objects() == []
+    assert await service.evidence_rows() == []
+    assert await service.outbox_count() == 0
+
+
+async def test_parts_in_order_checked_resumed_and_completed(service):
+    await_period = await service.open_period()
+    plan = await service.approved_plan(period_id=await_period)
+    guru = service.guru(plan.teacher_nip)
+    data = big_pdf(2 * 5 * MiB + 1234)
+    parts = [data[:5 * MiB], data[5 * MiB:10 * MiB], data[10 * MiB:]]
+
+    started = await service.start_upload(plan, data, guru, name="C:\\Users\\guru\\Modul Ajar.pdf")
+    assert started.status_code == 201, started.text
+    info = started.json()
+    upload_id = info["upload_id"]
+    assert (info["part_size"], info["parts_total"], info["offset"], info["next_part"]) == (5 * MiB, 3, 0, 1)
+    assert info["file_name"] == "Modul Ajar.pdf" and info["status"] == "open"
+    assert len(service.multipart_uploads()) == 1
+
+    assert (await service.put_part(upload_id, 1, parts[0], guru)).status_code == 200
+    # Out of order: part 3 before part 2.
+    skipped = await service.put_part(upload_id, 3, parts[2], guru)
+    assert skipped.status_code == 409
+    assert skipped.json()["error"]["code"] == "bagian_tidak_berurutan"
+    assert skipped.json()["error"]["details"]["expected_part"] == 2
+    # Damaged in transit: the bytes do not match the declared checksum.
+    damaged = await service.put_part(upload_id, 2, parts[1][:-1] + b"X", guru, sha256=hashlib.sha256(parts[1]).hexdigest())
+    assert (damaged.status_code, damaged.json()["error"]["code"]) == (422, "checksum_bagian_salah")
+    # A part of the wrong size, and one without its checksum header.
+    short = await service.put_part(upload_id, 2, parts[1][:1000], guru)
+    assert (short.status_code, short.json()["error"]["code"]) == (422, "ukuran_bagian_salah")
+    bare = await service.client.put(f"/v1/uploads/{upload_id}/parts/2", content=parts[1], headers=guru)
+    assert (bare.status_code, bare.json()["error"]["code"]) == (422, "input_tidak_valid")
+    # Part 1 sent again (the answer was lost): acknowledged, nothing changes.
+    again = await service.put_part(upload_id, 1, parts[0], guru)
+    assert again.status_code == 200 and again.json()["parts_received"] == [1]
+    # Part 1 again with other bytes: refused.
+    other = await service.put_part(upload_id, 1, b"%PDF-1.4\n" + parts[0][9:-1] + b"Y", guru)
+    assert other.status_code == 409
+
+    # What the server has.
+    status = (await service.client.get(f"/v1/uploads/{upload_id}", headers=guru)).json()
+    assert (status["parts_received"], status["offset"], status["next_part"]) == ([1], 5 * MiB, 2)
+
+    # Completing early is refused; then the rest, then completion.
+    early = await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=guru)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "unggahan_belum_lengkap")
+    assert (await service.put_part(upload_id, 2, parts[1], guru)).status_code == 200
+    last = await service.put_part(upload_id, 3, parts[2], guru)
+    assert last.json()["offset"] == len(data) and last.json()["next_part"] is None
+    done = await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=guru)
+    assert done.status_code == 201, done.text
+    evidence = done.json()
+    assert evidence["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (evidence["size_bytes"], evidence["content_type"]) == (len(data), "application/pdf")
+    assert (evidence["item_id"], evidence["upload_method"], evidence["status"]) == ("pk-1", "parts", "submitted")
+
+    # The object holds exactly the bytes; no multipart upload is left behind.
+    key = f"evidence/{plan.school_npsn}/{plan.teacher_nip}/{evidence['evidence_id']}"
+    assert service.objects() == [key]
+    assert service.multipart_uploads() == []
+    stored = service.minio.get_object(service.settings.s3_bucket, key)
+    try:
+        assert hashlib.sha256(stored.read()).hexdigest() == evidence["sha256"]
+    finally:
+        stored.close()
+        stored.release_conn()
+    # Completing again (the answer was lost) gives the same evidence, not a second one.
+    repeat = await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=guru)
+    assert repeat.status_code == 201 and repeat.json()["evidence_id"] == evidence["evidence_id"]
+    assert len(await service.evidence_rows()) == 1
+    sessions, part_rows = await service.upload_rows()
+    assert [s.status for s in sessions] == ["completed"] and part_rows == []
+    assert await service.outbox_events() == ["evidence.evidence.uploaded"]
+
+
+async def test_someone_elses_upload_is_refused(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    owner = service.guru(plan.teacher_nip)
+    data = big_pdf(5 * MiB + 10)
+    upload_id = (await service.start_upload(plan, data, owner)).json()["upload_id"]
+    thief = service.guru(service.new_plan().teacher_nip)
+    assessor = service.assessor()
+    for who in (thief, assessor):
+        for response in (
+            await service.client.get(f"/v1/uploads/{upload_id}", headers=who),
+            await service.put_part(upload_id, 1, data[:5 * MiB], who),
+            await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=who),
+            await service.client.delete(f"/v1/uploads/{upload_id}", headers=who),
+        ):
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "akses_ditolak"
+    sessions, parts = await service.upload_rows()
+    assert len(sessions) == 1 and parts == []
+    # The owner abandons it: the multipart upload and the rows are gone.
+    assert (await service.client.delete(f"/v1/uploads/{upload_id}", headers=owner)).status_code == 204
+    assert (await service.client.get(f"/v1/uploads/{upload_id}", headers=owner)).status_code == 404
+    await assert_nothing_stored(service)
+
+
+async def test_bad_starts_store_nothing(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    closed_period = await service.open_period(
+        execution=(jakarta_today() - timedelta(days=60), jakarta_today() - timedelta(days=1))
+    )
+    late = await service.approved_plan(plan.teacher_nip, period_id=closed_period)
+    data = big_pdf(6 * MiB)
+    cases = [
+        ("executable declared", dict(content_type="application/x-msdownload"), 415, "jenis_berkas_tidak_didukung"),
+        ("html declared", dict(content_type="text/html"), 415, "jenis_berkas_tidak_didukung"),
+        ("empty", dict(size=0), 422, "berkas_kosong"),
+        ("over the PDF limit", dict(size=21 * MiB), 413, "berkas_terlalu_besar"),
+        ("bad sha256", dict(sha256="abc"), 422, "input_tidak_valid"),
+        ("unknown item", dict(item_id="bukan-butir"), 422, "butir_rencana_tidak_ditemukan"),
+        ("negative size", dict(size=-1), 422, "input_tidak_valid"),
+    ]
+    for label, kwargs, status, code in cases:
+        response = await service.start_upload(plan, data, guru, **kwargs)
+        assert response.status_code == status, (label, response.text)
+        assert response.json()["error"]["code"] == code, label
+        assert response.json()["error"]["message"], label
+    window = await service.start_upload(late, data, guru)
+    assert (window.status_code, window.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
+    assert window.json()["error"]["details"]["execution_ends_on"] == str(jakarta_today() - timedelta(days=1))
+    other = await service.start_upload(plan, data, service.guru(service.new_plan().teacher_nip))
+    assert (other.status_code, other.json()["error"]["code"]) == (403, "akses_ditolak")
+    await assert_nothing_stored(service)
+
+
+async def test_wrong_content_in_the_first_part_ends_the_upload(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    size = 5 * MiB + 100
+    cases = [
+        (b"<!DOCTYPE html><html>" + b" " * (size - 21), "application/pdf", "jenis_berkas_tidak_didukung", "text/html"),
+        (samples.elf() + b"\0" * (size - len(samples.elf())), "application/pdf", "jenis_berkas_tidak_didukung", "ELF"),
+        (samples.png() + b"\0" * (size - len(samples.png())), "application/pdf", "jenis_berkas_tidak_sesuai", "image/png"),
+    ]
+    for data, declared, code, detected in cases:
+        started = await service.start_upload(plan, data, guru, content_type=declared)
+        upload_id = started.json()["upload_id"]
+        refused = await service.put_part(upload_id, 1, data[:5 * MiB], guru)
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["error"]["code"] == code
+        assert detected in refused.json()["error"]["details"]["detected"]
+        assert (await service.client.get(f"/v1/uploads/{upload_id}", headers=guru)).status_code == 404
+    await assert_nothing_stored(service)
+
+
+def zip_bomb_docx() -> bytes:
+    """A DOCX whose one part expands from a few kilobytes to 300 MB (never unpacked here)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("_rels/.rels", "<Relationships/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as entry:
+            block = b"\0" * MiB
+            for _ in range(300):
+                entry.write(block)
+    return buffer.getvalue()
+
+
+async def test_whole_file_checks_at_completion_store_nothing(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+
+    whole = big_pdf(5 * MiB + 500)
+    wrong_sha = await service.upload_in_parts(plan, whole, guru, sha256="0" * 64)
+    assert (wrong_sha.status_code, wrong_sha.json()["error"]["code"]) == (422, "checksum_berkas_salah")
+    assert wrong_sha.json()["error"]["details"]["computed"] == hashlib.sha256(whole).hexdigest()
+
+    truncated = whole[: -len(b"%%EOF\n") - 200]
+    cut = await service.upload_in_parts(plan, truncated, guru)
+    assert (cut.status_code, cut.json()["error"]["code"]) == (422, "isi_berkas_tidak_valid")
+    assert "%%EOF" in cut.json()["error"]["message"]
+
+    bomb = zip_bomb_docx()
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    exploded = await service.upload_in_parts(plan, bomb, guru, content_type=docx, name="dokumen.docx")
+    assert (exploded.status_code, exploded.json()["error"]["code"]) == (422, "isi_berkas_tidak_valid")
+    assert "bom ZIP" in exploded.json()["error"]["message"]
+    await assert_nothing_stored(service)
+
+
+async def test_abandoned_uploads_are_swept(service_factory):
+    async with service_factory(upload_expiry_s=1, upload_sweep_interval_s=0.2) as service:
+        period = await service.open_period()
+        plan = await service.approved_plan(period_id=period)
+        guru = service.guru(plan.teacher_nip)
+        data = big_pdf(5 * MiB + 10)
+        upload_id = (await service.start_upload(plan, data, guru)).json()["upload_id"]
+        assert (await service.put_part(upload_id, 1, data[:5 * MiB], guru)).status_code == 200
+        presigned = await service.start_upload(plan, data, guru, mode="presigned", item_id="pk-2")
+        async with httpx.AsyncClient() as outside:
+            put = await outside.put(presigned.json()["upload_url"], content=data)
+        assert put.status_code == 200
+        assert len(service.objects()) == 1 and len(service.multipart_uploads()) == 1
+
+        async def swept():
+            sessions, parts = await service.upload_rows()
+            return not sessions and not parts and not service.multipart_uploads() and not service.objects()
+
+        await wait_for(swept, timeout=30)
+        assert (await service.client.get(f"/v1/uploads/{upload_id}", headers=guru)).status_code == 404
+        assert await service.evidence_rows() == []
+
+
+async def test_presigned_upload_counts_only_once_confirmed(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    data = samples.png() + os.urandom(3000)
+
+    started = await service.start_upload(plan, data, guru, mode="presigned", content_type="image/png", name="foto.png")
+    assert started.status_code == 201, started.text
+    info = started.json()
+    assert info["upload_url"].startswith("http") and info["upload_url_expires_in_s"] == 900
+    # Not there yet: confirming is refused and nothing counts.
+    early = await service.client.post(f"/v1/uploads/{info['upload_id']}/complete", headers=guru)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "unggahan_belum_lengkap")
+    async with httpx.AsyncClient() as outside:
+        assert (await outside.put(info["upload_url"], content=data)).status_code == 200
+    assert await service.evidence_rows() == []
+    done = await service.client.post(f"/v1/uploads/{info['upload_id']}/complete", headers=guru)
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert (body["sha256"], body["content_type"], body["upload_method"]) == (
+        hashlib.sha256(data).hexdigest(), "image/png", "presigned")
+    # Kept under the service's own key; the staging object is gone.
+    assert service.objects() == [f"evidence/{plan.school_npsn}/{plan.teacher_nip}/{body['evidence_id']}"]
+
+    # Bad direct uploads: other bytes than declared, a different size, a wrong checksum.
+    bad = [
+        (samples.HTML + b" " * (len(data) - len(samples.HTML)), "jenis_berkas_tidak_didukung", 415, None),
+        (data + b"more", "ukuran_berkas_tidak_sesuai", 422, True),
+        (samples.png() + os.urandom(3000), "checksum_berkas_salah", 422, True),
+    ]
+    for payload, code, status, sha in bad:
+        s = await service.start_upload(plan, data, guru, mode="presigned", content_type="image/png",
+                                       item_id="pk-2", sha256=sha)
+        async with httpx.AsyncClient() as outside:
+            assert (await outside.put(s.json()["upload_url"], content=payload)).status_code == 200
+        refused = await service.client.post(f"/v1/uploads/{s.json()['upload_id']}/complete", headers=guru)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (status, code), refused.text
+    assert len(service.objects()) == 1 and len(await service.evidence_rows()) == 1
+    sessions, _ = await service.upload_rows()
+    assert [s.status for s in sessions] == ["completed"]
+    assert await service.outbox_events() == ["evidence.evidence.uploaded"]
+
+
+async def test_completed_upload_event_carries_item_and_method(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    data = big_pdf(5 * MiB + 77)
+    done = await service.upload_in_parts(plan, data, guru, item_id="kom-1")
+    assert done.status_code == 201, done.text
+
+    async def sent():
+        from kinerja_shared.messaging.outbox import OutboxMessage
+        from sqlmodel import select
+
+        async with service.runtime.session_factory() as session:
+            rows = (await session.exec(select(OutboxMessage))).all()
+        return rows[0] if rows and rows[0].stream_seq else None
+
+    row = await wait_for(sent)
+    message = await service.js.get_msg("KINERJA_EVIDENCE", row.stream_seq)
+    _, event = parse_envelope(message.data)
+    assert (event.item_id, event.upload_method, event.reuse_flagged) == ("kom-1", "parts", False)
+    assert event.sha256 == hashlib.sha256(data).hexdigest()
