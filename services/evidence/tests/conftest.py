@@ -3,6 +3,7 @@ database (SQLite, then PostgreSQL) and a real S3 endpoint (moto's server over HT
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -305,3 +306,62 @@ def service_factory(nats_server, database_url, s3_endpoint):
 async def service(service_factory):
     async with service_factory() as harness:
         yield harness
+
+
+@dataclass
+class ServiceProcess:
+    """The evidence service as its own process (uvicorn), reached over real TCP."""
+
+    url: str
+    port: int
+    settings: Settings
+    process: Any
+    js: Any
+    minio: Minio
+    harness: EvidenceHarness  # for building events; its client is not used
+
+    async def publish(self, contract, region: str):
+        return await self.harness.publish(contract, region)
+
+
+@pytest.fixture
+async def service_process(nats_server, database_url, s3_endpoint, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from kinerja_shared.testing.servers import free_port
+
+    port = free_port()
+    settings = settings_for(nats_server, database_url, s3_endpoint, http_port=port)
+    env = {**os.environ}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"KINERJA_{name.upper()}"] = value if isinstance(value, str) else (
+            json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    log = open(tmp_path / "evidence.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "kinerja_evidence"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            async def ready():
+                try:
+                    return (await client.get("/health/ready")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_for(ready, timeout=60)
+        harness = EvidenceHarness(None, None, settings, js, minio_for(s3_endpoint))  # type: ignore[arg-type]
+        yield ServiceProcess(url, port, settings, process, js, minio_for(s3_endpoint), harness)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        await nc.close()
