@@ -10,7 +10,7 @@ import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,12 @@ RATINGS = [
     ("SESUAI", "DI_BAWAH"),  # Kurang
     ("DI_BAWAH", "DI_BAWAH"),  # Sangat Kurang
 ]
-INDICATORS = [["A.1", "D.1"], ["A.2"], ["D.1"], ["A.3", "D.4"], ["D.8"], ["A.1"]]
+# The school's Rapor Pendidikan results and the priorities the principal picks from them.
+RAPOR = {"A.1": "KURANG", "A.2": "SEDANG", "A.3": "BAIK", "D.1": "KURANG", "D.4": "BAIK", "D.8": "SEDANG"}
+PRIORITIES = ["A.1", "A.2", "D.1"]
+# Each teacher's Praktik Kinerja, drawn from those priorities (D.1.x are sub-indicators).
+INDICATORS = [["A.1", "D.1"], ["A.2"], ["D.1.2"], ["A.1"], ["D.1.1"], ["A.2", "D.1"]]
+WIB = timezone(timedelta(hours=7))
 
 # A tiny but real PDF: enough for the content check (it starts with %PDF-).
 SAMPLE_PDF = (
@@ -98,27 +103,71 @@ def import_roster(client: httpx.Client, planning: str) -> dict:
 
 
 def open_period(client: httpx.Client, planning: str, year: int) -> dict:
+    """Semester 1 of ``year`` under pmm-2024, created if needed; the planning service's clock
+    opens it on its first day (nobody presses a button): wait for that."""
     existing = check(client.get(f"{planning}/v1/periods", headers=DINAS()), 200)
-    for period in existing.get("periods", []):
-        if period["policy"] == "pmm-2024" and period["year"] == year and period["semester"] == 1:
-            if period["status"] == "scheduled":
-                return check(client.post(f"{planning}/v1/periods/{period['period_id']}/open", headers=DINAS()), 200)
-            return period
-    created = check(
-        client.post(f"{planning}/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": 1}, headers=DINAS()),
-        201,
-    )
-    return check(client.post(f"{planning}/v1/periods/{created['period_id']}/open", headers=DINAS()), 200)
+    period = next((p for p in existing.get("periods", [])
+                   if p["policy"] == "pmm-2024" and p["year"] == year and p["semester"] == 1), None)
+    if period is None:
+        period = check(client.post(f"{planning}/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": 1},
+                                   headers=DINAS()), 201)
+
+    def opened():
+        found = check(client.get(f"{planning}/v1/periods/{period['period_id']}", headers=DINAS()), 200)
+        return found if found["status"] != "scheduled" else None
+
+    return eventually(opened, "the clock to open the period")
+
+
+def set_priorities(client: httpx.Client, planning: str, period_id: str, ks_auth: dict) -> dict:
+    return check(client.put(f"{planning}/v1/schools/{NPSN}/priorities/{period_id}",
+                            json={"results": RAPOR, "priorities": PRIORITIES}, headers=ks_auth), 200)
 
 
 def seed_sample_school(stack) -> str:
+    """For `make run`: the sample school, the clock in the planning stage of Semester 1 of this
+    year (10 January, 10:00 WIB), that period open and the school's priorities set."""
+    year = date.today().year
+    stack.set_clock(datetime(year, 1, 10, 10, 0, tzinfo=WIB))
+    ks = principal()
     with httpx.Client(timeout=30) as client:
         roster = import_roster(client, stack.url("planning"))
-        period = open_period(client, stack.url("planning"), date.today().year)
+        period = open_period(client, stack.url("planning"), year)
+        set_priorities(client, stack.url("planning"), period["period_id"],
+                       auth("kepala_sekolah", nip=ks["nip"], npsn=NPSN))
     return (
         f"seeded: school {NPSN} (SD Negeri 1 Cibinong), {roster.get('people')} people; "
-        f"period {period['name']} is {period['status']}"
+        f"period {period['name']} is {period['status']}, stage {period.get('current_stage')}; "
+        f"priorities {', '.join(PRIORITIES)}"
     )
+
+
+def plan_steps(rubric: dict, indicators: list[str], year: int, name: str) -> dict:
+    """A whole plan in one request (a teacher on a slow connection sends it at once)."""
+    focus = {i["code"]: i["focus_behaviours"] for i in rubric["indicators"]}
+    return {
+        "praktik_kinerja": [{"item_id": f"pk{n}", "indicator": code, "focus_behaviours": focus[code][:1]}
+                            for n, code in enumerate(indicators, start=1)],
+        "pengembangan_kompetensi": [
+            {"item_id": "c1", "activity_type": "komunitas_belajar", "title": "Komunitas belajar literasi", "points": 16},
+            {"item_id": "c2", "activity_type": "pelatihan", "title": "Pelatihan pembelajaran berdiferensiasi", "points": 16},
+        ],
+        "tugas_tambahan": [],
+        "rangkuman": f"Rencana kinerja {name}",
+        "target_bulanan": [{"month": f"{year}-{m:02d}", "item_id": "pk1", "description": f"Target praktik kinerja bulan {m}"}
+                           for m in range(2, 6)],
+    }
+
+
+EXPECTATIONS = {
+    "berorientasi_pelayanan": "Melayani murid dan orang tua dengan ramah.",
+    "akuntabel": "Menyelesaikan laporan tepat waktu.",
+    "kompeten": "Menerapkan hasil komunitas belajar di kelas.",
+    "harmonis": "Menghargai rekan sejawat.",
+    "loyal": "Menjaga nama baik sekolah.",
+    "adaptif": "Mencoba strategi pembelajaran baru.",
+    "kolaboratif": "Aktif berbagi praktik baik.",
+}
 
 
 @dataclass
@@ -165,40 +214,47 @@ def run_semester(
     ks = principal()
     ks_auth = auth("kepala_sekolah", nip=ks["nip"], npsn=NPSN)
     result = SemesterResult()
+    year = year or date.today().year
     with httpx.Client(timeout=30) as client:
+        # January: planning. Every service reads the same clock (the stack's clock file).
+        stack.set_clock(datetime(year, 1, 10, 10, 0, tzinfo=WIB))
         roster = import_roster(client, planning)
         out(f"roster imported: {roster.get('people')} people of school {NPSN}")
-        period = open_period(client, planning, year or date.today().year)
+        period = open_period(client, planning, year)
         result.period_id = period["period_id"]
-        out(f"period opened: {period['name']} ({period['starts_on']} .. {period['ends_on']})")
+        out(f"period opened by the clock: {period['name']} ({period['starts_on']} .. {period['ends_on']}), "
+            f"plans due {period['planning_deadline']} 23:59:59 WIB")
+        set_priorities(client, planning, period["period_id"], ks_auth)
+        out(f"Rapor Pendidikan priorities of the school: {', '.join(PRIORITIES)}")
+        rubric = check(client.get(f"{planning}/v1/policies", headers=ks_auth), 200)
 
-        # Plans: every teacher submits; the principal agrees all but one, which is returned,
-        # revised and agreed.
+        # Plans: every teacher sends the five steps with monthly targets and submits; the
+        # principal agrees all but one, which is returned, revised and agreed.
         plans: dict[str, dict] = {}
         for teacher, indicators in zip(teachers(), INDICATORS):
             guru = auth("guru", nip=teacher["nip"], npsn=NPSN)
-            plans[teacher["nip"]] = check(
-                client.post(
-                    f"{planning}/v1/plans",
-                    json={"period_id": period["period_id"], "indicators": indicators,
-                          "summary": f"Rencana kinerja {teacher['name']}"},
-                    headers=guru,
-                ),
-                201,
-            )
+            draft = check(client.post(f"{planning}/v1/plans", json={
+                "period_id": period["period_id"], **plan_steps(rubric, indicators, year, teacher["name"])},
+                headers=guru), 201)
+            plans[teacher["nip"]] = check(client.post(f"{planning}/v1/plans/{draft['plan_id']}/submit", headers=guru), 200)
         returned_nip = teachers()[2]["nip"]
         for nip, plan in plans.items():
             if nip == returned_nip:
+                guru = auth("guru", nip=nip, npsn=NPSN)
                 check(client.post(f"{planning}/v1/plans/{plan['plan_id']}/return",
-                                  json={"reason": "Indikator belum selaras dengan prioritas sekolah (D.1)."},
+                                  json={"reason": "Tambahkan indikator numerasi (A.2) sesuai prioritas sekolah."},
                                   headers=ks_auth), 200)
-                check(client.post(f"{planning}/v1/plans/{plan['plan_id']}/resubmit",
-                                  json={"indicators": ["D.1", "A.2"], "summary": "Rencana direvisi"},
-                                  headers=auth("guru", nip=nip, npsn=NPSN)), 200)
+                revised = plan_steps(rubric, ["D.1.2", "A.2"], year, "revisi")["praktik_kinerja"]
+                check(client.put(f"{planning}/v1/plans/{plan['plan_id']}/steps/praktik_kinerja", json=revised,
+                                 headers=guru), 200)
+                check(client.post(f"{planning}/v1/plans/{plan['plan_id']}/submit", headers=guru), 200)
                 out(f"plan of {nip} returned with a reason, revised and resubmitted")
-            check(client.post(f"{planning}/v1/plans/{plan['plan_id']}/approve", headers=ks_auth), 200)
+            check(client.post(f"{planning}/v1/plans/{plan['plan_id']}/approve",
+                              json={"perilaku_kerja": EXPECTATIONS}, headers=ks_auth), 200)
         out(f"{len(plans)} plans disepakati by the kepala sekolah")
 
+        # February: execution.
+        stack.set_clock(datetime(year, 2, 16, 10, 0, tzinfo=WIB))
         # Evidence: each teacher uploads a bukti dukung once the evidence service knows the
         # plan is agreed (it learns it from the PlanApproved event).
         for teacher in teachers():
@@ -212,14 +268,15 @@ def run_semester(
                     files={"file": ("laporan-praktik-kinerja.pdf", SAMPLE_PDF, "application/pdf")},
                     headers=guru,
                 )
-                if response.status_code == 409:
+                if response.status_code == 409 and response.json()["error"]["code"] == "rencana_belum_disepakati":
                     return None  # the approval has not reached the evidence service yet
                 return check(response, 201)
 
             eventually(upload, f"evidence upload for {teacher['nip']}")
         out(f"{len(plans)} bukti dukung uploaded")
 
-        # Assessment: the principal rates and finalizes each teacher.
+        # June: assessment. The principal rates and finalizes each teacher.
+        stack.set_clock(datetime(year, 6, 8, 10, 0, tzinfo=WIB))
         def assessments_ready():
             found = check(client.get(f"{assessment}/v1/assessments", params={"npsn": NPSN,
                           "period_id": period["period_id"]}, headers=ks_auth), 200)["assessments"]

@@ -74,6 +74,16 @@ class Stack:
         self._pg_databases: list[str] = []
         self._catalog_server: ThreadingHTTPServer | None = None
 
+    @property
+    def clock_file(self) -> Path:
+        return self.data_dir / "clock"
+
+    def set_clock(self, at) -> None:
+        """Move the time every service sees (development and tests only)."""
+        from kinerja_shared.clock import FileClock
+
+        FileClock(self.clock_file).set(at)
+
     # ------------------------------------------------------------------ URLs
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports.services[service]}"
@@ -119,6 +129,10 @@ class Stack:
                 "KINERJA_S3_SECRET_KEY": s3.secret_key,
                 "KINERJA_S3_SECURE": "false",
                 "KINERJA_EKINERJA_BASE_URL": self.simulator_url,
+                # One clock for every service, moved by the demo between stages
+                # (kinerja_shared.clock.FileClock; the system time while the file is empty).
+                "KINERJA_CLOCK_FILE": str(self.clock_file),
+                "KINERJA_PERIOD_TICK_S": "0.5",
             }
             self._spawn(f"kinerja-{service}", env, log_name=service)
         for service in SERVICES:
@@ -227,6 +241,9 @@ class Stack:
             f"  {'NATS JetStream':<20} {self.nats_url}  (monitoring http://127.0.0.1:{self.ports.nats_monitor})",
             f"  {'S3 (moto)':<20} http://127.0.0.1:{self.ports.s3}  objects kept in memory: lost when the stack stops",
             f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, logs in logs/)",
+            f"  {'clock':<20} every service reads the time from {self.clock_file} (development only):",
+            f"  {'':<20} it was set to {self.clock_file.read_text().split()[0] if self.clock_file.exists() else 'nothing (system time)'};"
+            " move it with `python deploy/embedded/stack.py clock 2026-02-15T10:00+07:00`",
             "",
             "Development tokens: .venv/bin/kinerja-token --role guru --nip 198503122010012001 --npsn 20212345",
             "Press Ctrl-C to stop everything.",
@@ -236,9 +253,16 @@ class Stack:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "demo"])
+    parser.add_argument("command", choices=["run", "demo", "clock"])
+    parser.add_argument("at", nargs="?", help="clock: the time every service of a running stack sees (ISO 8601)")
     parser.add_argument("--data", default=str(ROOT / "data"), help="data folder (default: ./data)")
     args = parser.parse_args()
+    if args.command == "clock":
+        from datetime import datetime
+
+        Stack(Path(args.data)).set_clock(datetime.fromisoformat(args.at))
+        print(f"clock set to {args.at}")
+        return 0
 
     from kinerja_shared.logging import configure_logging
 

@@ -51,8 +51,9 @@ class FixedClock:
 
 
 class FileClock:
-    """The time written in a file (ISO 8601), shared by several processes; the system time while
-    the file is missing or empty. Read on every call: the demo moves it between stages."""
+    """A clock shared by several processes through a file: set to an instant, it then runs on
+    from there at the normal pace (so events keep their order); the system time while the file
+    is missing or empty. Read on every call: the demo moves it between stages."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -62,12 +63,18 @@ class FileClock:
             text = self.path.read_text().strip()
         except FileNotFoundError:
             text = ""
-        return _aware(datetime.fromisoformat(text)) if text else datetime.now(timezone.utc)
+        if not text:
+            return datetime.now(timezone.utc)
+        at, _, set_at = text.partition(" ")
+        started = _aware(datetime.fromisoformat(at))
+        if not set_at:
+            return started
+        return started + (datetime.now(timezone.utc) - datetime.fromisoformat(set_at))
 
     def set(self, at: datetime) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(_aware(at).isoformat())
+        tmp.write_text(f"{_aware(at).isoformat()} {datetime.now(timezone.utc).isoformat()}")
         tmp.replace(self.path)  # atomic: a reader never sees half a timestamp
 
 
