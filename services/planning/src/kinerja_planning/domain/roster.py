@@ -129,15 +129,23 @@ class ParsedRoster:
         return [self.problems[line].as_dict() for line in sorted(self.problems)]
 
 
+_SPELLINGS: dict[tuple[str, ...], dict[str, str]] = {}
+
+
 def _canonical(value: str, allowed: tuple[str, ...]) -> str | None:
     """The allowed spelling of ``value`` (case and surrounding spaces do not matter)."""
-    wanted = value.strip().casefold()
-    return next((a for a in allowed if a.casefold() == wanted), None)
+    spellings = _SPELLINGS.get(allowed)
+    if spellings is None:  # built once per list: this runs for every line of a province file
+        spellings = _SPELLINGS[allowed] = {a.casefold(): a for a in allowed}
+    return spellings.get(value.strip().casefold())
+
+
+_JENIS_PTK_NAMES = tuple(JENIS_PTK)
 
 
 def canonical_jenis_ptk(value: str) -> str | None:
     wanted = " ".join(value.split()).casefold()
-    return _JENIS_PTK_ALIASES.get(wanted) or _canonical(wanted, tuple(JENIS_PTK))
+    return _JENIS_PTK_ALIASES.get(wanted) or _canonical(wanted, _JENIS_PTK_NAMES)
 
 
 def decode_roster(data: bytes) -> str | None:
