@@ -7,6 +7,7 @@ tests/contract checks that committed docs/asyncapi.yaml matches what is register
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
@@ -373,6 +374,215 @@ class AssessmentFinalized(EventContract):
     predikat: Predikat
     predikat_code: int
     finalized_at: datetime
+    # Optional, added later (defaults keep older events valid):
+    angka_kredit: Decimal | None = Field(
+        None, description="AK of this period (PermenPANRB 1/2023), 2 decimals half up; null when the jenjang is unknown"
+    )
+    corrects_version: int | None = Field(
+        None, description="set on a correction: the version this one replaces (same assessment_id, an update downstream)"
+    )
+    correction_reason: str | None = None
+
+
+@register
+class AssessmentRated(EventContract):
+    """The PPK recorded (or changed) the ratings of an open assessment; a draft until finalized."""
+
+    context = "assessment"
+    aggregate = "assessment"
+    event = "rated"
+
+    assessment_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    rating_hasil_kerja: Rating
+    rating_perilaku_kerja: Rating
+    predikat: Predikat
+    perilaku_per_nilai: dict[str, Rating] = Field(default_factory=dict, description="BerAKHLAK value -> rating")
+    rated_by: str
+    rated_at: datetime
+
+
+@register
+class AssessmentCorrected(EventContract):
+    """A final assessment corrected: a new version with a reason (the PPK's or the Dinas', or
+    the outcome of an objection). The full new snapshot follows as AssessmentFinalized with the
+    same assessment_id and this version, which downstream mirrors apply as an update."""
+
+    context = "assessment"
+    aggregate = "assessment"
+    event = "corrected"
+
+    assessment_id: str
+    assessment_version: int
+    corrects_version: int
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    previous_rating_hasil_kerja: Rating
+    previous_rating_perilaku_kerja: Rating
+    previous_predikat: Predikat
+    rating_hasil_kerja: Rating
+    rating_perilaku_kerja: Rating
+    predikat: Predikat
+    predikat_code: int
+    angka_kredit: Decimal | None = None
+    reason: str
+    corrected_by: str
+    corrected_by_role: Literal["ppk", "dinas"]
+    objection_id: str | None = None
+    corrected_at: datetime
+
+
+@register
+class AssessmentAcknowledged(EventContract):
+    """The assessed person acknowledged a final version."""
+
+    context = "assessment"
+    aggregate = "assessment"
+    event = "acknowledged"
+
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    acknowledged_at: datetime
+
+
+@register
+class AssessmentObjectionFiled(EventContract):
+    """A keberatan against a final version, within the policy's window."""
+
+    context = "assessment"
+    aggregate = "objection"
+    event = "filed"
+
+    objection_id: str
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    reason: str
+    deadline: date
+    filed_at: datetime
+
+
+@register
+class AssessmentObjectionDecided(EventContract):
+    """The Dinas decided a keberatan; an accepted one names the correction it produced."""
+
+    context = "assessment"
+    aggregate = "objection"
+    event = "decided"
+
+    objection_id: str
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    decision: Literal["DITERIMA", "DITOLAK"]
+    reason: str
+    correction_version: int | None = None
+    decided_by: str
+    decided_at: datetime
+
+
+@register
+class ObservationStageRecorded(EventContract):
+    """One stage (A..E) of the Observasi Praktik Kinerja."""
+
+    context = "assessment"
+    aggregate = "observation"
+    event = "stage_recorded"
+
+    assessment_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    stage: Literal["A", "B", "C", "D", "E"]
+    stage_label: str
+    held_on: date
+    participants: list[str]
+    notes: str = ""
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ObservationScore(EventContract):
+    behaviour: str
+    level: Literal["BELUM_DILAKUKAN", "BELUM_EFEKTIF", "EFEKTIF"]
+    evidence_notes: str
+    follow_up: str
+
+
+@register
+class ObservationScored(EventContract):
+    """The focus behaviours scored on the three levels (replaces earlier scores)."""
+
+    context = "assessment"
+    aggregate = "observation"
+    event = "scored"
+
+    assessment_id: str
+    teacher_nip: str
+    school_npsn: str
+    scores: list[ObservationScore]
+    scored_by: str
+    scored_at: datetime
+
+
+@register
+class ObservationJudged(EventContract):
+    """The assessor's judgement of Upaya Refleksi, Upaya Mempelajari and Perubahan Praktik."""
+
+    context = "assessment"
+    aggregate = "observation"
+    event = "judged"
+
+    assessment_id: str
+    teacher_nip: str
+    school_npsn: str
+    upaya_refleksi: str
+    upaya_mempelajari: str
+    perubahan_praktik: str
+    note: str
+    judged_by: str
+    judged_at: datetime
+
+
+@register
+class AssessmentDeadlineExtended(EventContract):
+    """The Dinas extended the assessment deadline of a period (npsn null: every school)."""
+
+    context = "assessment"
+    aggregate = "period"
+    event = "deadline_extended"
+
+    period_id: str
+    npsn: str | None = None
+    until: date
+    reason: str
+    granted_by: str
+    granted_at: datetime
+
+
+@register
+class OrganisationPredikatSet(EventContract):
+    """The organisation's own predikat, which the distribution check compares against."""
+
+    context = "assessment"
+    aggregate = "organisation"
+    event = "predikat_set"
+
+    period_id: str
+    npsn: str
+    predikat: Literal["ISTIMEWA", "BAIK", "BUTUH_PERBAIKAN", "KURANG", "SANGAT_KURANG"]
+    set_by: str
+    set_at: datetime
 
 
 # ---------------------------------------------------------------- ekinerja-sync
@@ -391,6 +601,9 @@ class EkinerjaSyncSucceeded(EventContract):
     attempt: int
     ekinerja_record_id: str
     synced_at: datetime
+    # The attempt's outcome: "acknowledged" (saved now) or "already_stored" (found by reading
+    # e-Kinerja before a re-send). Optional: added after version 1 was published.
+    outcome: str | None = None
 
 
 @register
@@ -409,3 +622,27 @@ class EkinerjaSyncFailed(EventContract):
     message: str
     responsible_actor: Literal["guru", "operator_sekolah", "operator_dinas", "bkd", "bkn", "sistem"]
     failed_at: datetime
+    # The attempt's outcome (rate_limited, server_error, timeout, connection_error, auth_failed,
+    # rejected, no_record_id, interrupted, not_sent). Optional: added after version 1.
+    outcome: str | None = None
+
+
+@register
+class EkinerjaSyncRequeued(EventContract):
+    """A parked record went back to the queue: by an operator (HTTP or CLI), or because a
+    roster import from planning fixed what it was parked for. ``requeued_by`` says who or what;
+    ``previous_message`` is the reason it had been parked for."""
+
+    context = "ekinerja"
+    aggregate = "sync"
+    event = "requeued"
+
+    assessment_id: str
+    assessment_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    requeued_by: str
+    message: str
+    previous_message: str | None = None
+    requeued_at: datetime
