@@ -13,6 +13,8 @@ from sqlmodel import select
 from kinerja_shared.events import (
     EvidenceUploaded,
     PeriodOpened,
+    PeriodStage,
+    PlanItem,
     PersonRef,
     PlanApproved,
     RosterImported,
@@ -44,15 +46,39 @@ def roster(assessor_of_guru: str = KS, extra: tuple[PersonRef, ...] = ()) -> Ros
     )
 
 
-def period(period_id: str) -> PeriodOpened:
-    return PeriodOpened(period_id=period_id, policy="pmm-2024", year=2026, semester=1, name="Semester 1 2026",
-                        starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6)
+STAGES = [PeriodStage(stage="perencanaan", starts_on="2026-01-01", ends_on="2026-01-31"),
+          PeriodStage(stage="pelaksanaan", starts_on="2026-02-01", ends_on="2026-05-31"),
+          PeriodStage(stage="penilaian", starts_on="2026-06-01", ends_on="2026-06-30")]
 
 
-def approved(plan_id: str, period_id: str, nip: str = GURU) -> PlanApproved:
+def period(period_id: str, policy: str = "pmm-2024", semester: int | None = 1) -> PeriodOpened:
+    if semester == 2:
+        stages = [PeriodStage(stage="perencanaan", starts_on="2026-07-01", ends_on="2026-07-31"),
+                  PeriodStage(stage="pelaksanaan", starts_on="2026-08-01", ends_on="2026-11-30"),
+                  PeriodStage(stage="penilaian", starts_on="2026-12-01", ends_on="2026-12-31")]
+        return PeriodOpened(period_id=period_id, policy=policy, year=2026, semester=2, name="Semester 2 2026",
+                            starts_on="2026-07-01", ends_on="2026-12-31", month_start=7, month_end=12, stages=stages)
+    if semester is None:
+        return PeriodOpened(period_id=period_id, policy=policy, year=2026, semester=None, name="Tahunan 2026",
+                            starts_on="2026-01-01", ends_on="2026-12-31", month_start=1, month_end=12,
+                            stages=[PeriodStage(stage="penilaian", starts_on="2026-06-01", ends_on="2026-06-30")])
+    return PeriodOpened(period_id=period_id, policy=policy, year=2026, semester=1, name="Semester 1 2026",
+                        starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6, stages=STAGES)
+
+
+ITEMS = [
+    PlanItem(item_id="pk-1", kind="praktik_kinerja", code="D.1.1", title="Manajemen kelas / disiplin positif",
+             focus_behaviours=["Manajemen kelas", "Disiplin positif"]),
+    PlanItem(item_id="kom-1", kind="pengembangan_kompetensi", code="pelatihan", title="Pelatihan", points=20),
+    PlanItem(item_id="kom-2", kind="pengembangan_kompetensi", code="komunitas_belajar", title="Kombel", points=16),
+]
+
+
+def approved(plan_id: str, period_id: str, nip: str = GURU, assessor: str = KS,
+             plan_kind: str = "guru") -> PlanApproved:
     return PlanApproved(plan_id=plan_id, period_id=period_id, teacher_nip=nip, school_npsn=NPSN,
-                        assessor_nip=KS, indicators=["A.1"], revision=1, approved_by=KS,
-                        approved_at=datetime.now(timezone.utc))
+                        assessor_nip=assessor, indicators=["D.1.1"], revision=1, approved_by=assessor,
+                        plan_kind=plan_kind, items=ITEMS, approved_at=datetime.now(timezone.utc))
 
 
 def uploaded(plan_id: str, period_id: str, evidence_id: str | None = None) -> EvidenceUploaded:

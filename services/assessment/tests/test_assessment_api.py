@@ -26,11 +26,12 @@ from assessment_harness import (
 RATE_URL = "/v1/assessments/{}/ratings"
 
 
-async def test_ratings_can_be_changed_while_open_and_publish_nothing(service):
+async def test_ratings_can_be_changed_while_open_and_publish_only_drafts(service):
     runtime, client, js = service
     _, [a] = await open_assessments(runtime, client, js, GURU)
     url = RATE_URL.format(a["assessment_id"])
-    r = await client.put(url, headers=KS_AUTH, json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS"})
+    r = await client.put(url, headers=KS_AUTH, json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS",
+                                                     "reason": "Praktik kinerja sangat baik"})
     assert (r.json()["predikat"], r.json()["predikat_code"], r.json()["status"]) == ("SANGAT_BAIK", 1, "open")
     r = await client.put(url, headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "DI_BAWAH",
                                                      "reason": "  Terlambat mengumpulkan bukti dukung  "})
@@ -43,7 +44,8 @@ async def test_ratings_can_be_changed_while_open_and_publish_nothing(service):
     # The teacher reads the same values; nothing goes out before finalisation.
     r = await client.get(f"/v1/assessments/{a['assessment_id']}", headers=bearer("guru", nip=GURU, npsn=NPSN))
     assert r.json()["predikat"] == "KURANG"
-    assert await outbox(runtime) == []
+    # Each change is a draft event (AssessmentRated); no final result goes out before finalisation.
+    assert [m.event_type for m in await outbox(runtime)] == ["assessment.assessment.rated"] * 2
 
 
 async def test_the_list_is_scoped_by_role_and_filtered(service):
@@ -90,7 +92,7 @@ async def test_a_new_assessor_of_record_takes_over_open_assessments(service):
         return found if found["assessor_nip"] == new_ks else None
 
     await eventually(taken_over)
-    ratings = {"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI"}
+    ratings = {"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "Sesuai target"}
     r = await client.put(RATE_URL.format(a["assessment_id"]), headers=KS_AUTH, json=ratings)
     assert (r.status_code, r.json()["error"]["code"]) == (403, "bukan_penilai")
     new_auth = bearer("kepala_sekolah", nip=new_ks, npsn=NPSN)
@@ -98,7 +100,7 @@ async def test_a_new_assessor_of_record_takes_over_open_assessments(service):
     assert r.status_code == 200 and r.json()["predikat"] == "BAIK"
     r = await client.post(f"/v1/assessments/{a['assessment_id']}/finalize", headers=new_auth)
     assert r.status_code == 200 and r.json()["status"] == "final"
-    [row] = await outbox(runtime)
+    [row] = [m for m in await outbox(runtime) if m.event_type == "assessment.assessment.finalized"]
     assert '"nip":"197606062000032004"' in row.data.replace(" ", "")
 
 

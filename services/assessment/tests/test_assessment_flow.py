@@ -53,9 +53,9 @@ async def test_rate_and_finalize_publishes_the_full_snapshot(service):
     r = await client.post(f"/v1/assessments/{a['assessment_id']}/finalize", headers=KS_AUTH)
     assert r.status_code == 409 and r.json()["error"]["code"] == "penilaian_sudah_final"
     r = await client.put(f"/v1/assessments/{a['assessment_id']}/ratings", headers=KS_AUTH,
-                         json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS"})
+                         json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS", "reason": "x"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "penilaian_sudah_final"
-    assert len(await outbox(runtime)) == 1
+    assert [m.event_type for m in await outbox(runtime)] == ["assessment.assessment.rated", "assessment.assessment.finalized"]
     r = await client.get(f"/v1/assessments/{a['assessment_id']}", headers=KS_AUTH)
     assert r.json()["predikat"] == "BUTUH_PERBAIKAN"
 
@@ -119,12 +119,17 @@ async def test_bad_input_is_refused_and_changes_nothing(service):
     cases = [
         (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "LUAR_BIASA", "rating_perilaku_kerja": "SESUAI"}), 422, "rating_tidak_valid"),
         (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": 2}), 422, "rating_tidak_valid"),
-        (client.put(f"{url}/ratings", headers=bearer("kepala_sekolah", nip="197912302005011006", npsn="20299999"), json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI"}), 403, "bukan_penilai"),
-        (client.put(f"{url}/ratings", headers=bearer("guru", nip=GURU, npsn=NPSN), json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS"}), 403, "bukan_penilai"),
+        (client.put(f"{url}/ratings", headers=bearer("kepala_sekolah", nip="197912302005011006", npsn="20299999"), json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "r"}), 403, "bukan_penilai"),
+        (client.put(f"{url}/ratings", headers=bearer("guru", nip=GURU, npsn=NPSN), json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS", "reason": "r"}), 403, "bukan_penilai"),
         (client.post(f"{url}/finalize", headers=KS_AUTH), 409, "rating_belum_lengkap"),
         (client.post(f"{url}/finalize", headers=bearer("guru", nip=GURU, npsn=NPSN)), 403, "bukan_penilai"),
         (client.get(url, headers=bearer("guru", nip=GURU2, npsn=NPSN)), 403, "akses_ditolak"),
-        (client.put("/v1/assessments/tidak-ada/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI"}), 404, "penilaian_tidak_ditemukan"),
+        (client.put("/v1/assessments/tidak-ada/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "r"}), 404, "penilaian_tidak_ditemukan"),
+        # A rating without a written reason (missing, empty, only spaces, not text).
+        (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI"}), 422, "alasan_wajib_diisi"),
+        (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "   "}), 422, "alasan_wajib_diisi"),
+        (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": 7}), 422, "alasan_wajib_diisi"),
+        (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "r", "perilaku_per_nilai": {"akuntabel": {"rating": "SESUAI", "reason": "x"}}}), 422, "perilaku_per_nilai_tidak_lengkap"),
         (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI"}), 422, "rating_tidak_valid"),
         (client.put(f"{url}/ratings", headers=KS_AUTH, json=["SESUAI", "SESUAI"]), 422, "input_tidak_valid"),
         (client.put(f"{url}/ratings", json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI"}), 401, "token_tidak_ada"),

@@ -1,4 +1,7 @@
-"""The HTTP API of the assessor's workbench (thin path): list, read, rate, finalize."""
+"""The HTTP API of the assessor's workbench: assessments, ratings, the distribution warning, the
+workbench view, finalisation, corrections, acknowledgement and objections, observations, Dinas
+settings (deadline extensions, organisation predikat), recaps and angka kredit. Thin: parse, call
+the use case, shape the JSON."""
 
 from __future__ import annotations
 
@@ -9,20 +12,80 @@ from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
 
-from kinerja_assessment.service_layer import assessments
+from kinerja_assessment.domain.policy import observation_rubric
+from kinerja_assessment.service_layer import after_final, assessments, dinas, observations, recaps, workbench
 
 router = APIRouter(prefix="/v1", tags=["assessments"])
 
+RATING = "DI_ATAS, SESUAI or DI_BAWAH"
+
 
 class RatingsBody(BaseModel):
-    # Typed loosely on purpose: the domain answers a wrong value with "rating_tidak_valid".
-    rating_hasil_kerja: Any = Field(None, description="DI_ATAS, SESUAI or DI_BAWAH")
-    rating_perilaku_kerja: Any = Field(None, description="DI_ATAS, SESUAI or DI_BAWAH")
-    reason: str | None = Field(None, max_length=4000, description="the assessor's written reason")
+    # Typed loosely on purpose: the domain answers a wrong value with a stable error code.
+    rating_hasil_kerja: Any = Field(None, description=RATING)
+    rating_perilaku_kerja: Any = Field(None, description=f"{RATING}: the PPK's overall judgement")
+    reason: Any = Field(None, description="the assessor's written reason (required; covers both ratings "
+                                          "unless reason_hasil_kerja / reason_perilaku_kerja are given)")
+    reason_hasil_kerja: Any = Field(None, description="optional reason for rating hasil kerja alone")
+    reason_perilaku_kerja: Any = Field(None, description="optional reason for rating perilaku kerja alone")
+    perilaku_per_nilai: Any = Field(
+        None, description="optional: all seven BerAKHLAK values, each {rating, reason}: berorientasi_pelayanan, "
+                          "akuntabel, kompeten, harmonis, loyal, adaptif, kolaboratif")
+
+
+class CorrectionBody(BaseModel):
+    corrects_version: Any = Field(None, description="the version being corrected: must be the latest")
+    rating_hasil_kerja: Any = None
+    rating_perilaku_kerja: Any = None
+    reason: Any = Field(None, description="why the correction (required)")
+
+
+class ReasonBody(BaseModel):
+    reason: Any = None
+
+
+class DecisionBody(BaseModel):
+    decision: Any = Field(None, description="DITERIMA or DITOLAK")
+    reason: Any = None
+    rating_hasil_kerja: Any = Field(None, description="DITERIMA: the corrected rating")
+    rating_perilaku_kerja: Any = Field(None, description="DITERIMA: the corrected rating")
+
+
+class StageBody(BaseModel):
+    stage: Any = Field(None, description="A..E, in order")
+    held_on: Any = Field(None, description="YYYY-MM-DD")
+    participants: Any = Field(None, description="names of those taking part")
+    notes: Any = ""
+
+
+class ScoresBody(BaseModel):
+    scores: Any = Field(None, description="[{behaviour, level, evidence_notes, follow_up}]")
+
+
+class JudgementBody(BaseModel):
+    upaya_refleksi: Any = None
+    upaya_mempelajari: Any = None
+    perubahan_praktik: Any = None
+    note: Any = None
+
+
+class ExtensionBody(BaseModel):
+    until: Any = Field(None, description="YYYY-MM-DD, the new last day (Asia/Jakarta)")
+    reason: Any = None
+    npsn: str | None = Field(None, description="one school; absent: every school of the period")
+
+
+class OrganisationPredikatBody(BaseModel):
+    period_id: Any = None
+    predikat: Any = Field(None, description="ISTIMEWA, BAIK, BUTUH_PERBAIKAN, KURANG or SANGAT_KURANG")
 
 
 def _uow(request: Request):
     return request.app.state.runtime.uow
+
+
+def _clock(request: Request):
+    return request.app.state.runtime.clock
 
 
 @router.get("/assessments", summary="Assessments visible to the caller")
@@ -42,21 +105,126 @@ async def list_assessments(
     )
 
 
-@router.get("/assessments/{assessment_id}", summary="One assessment")
+@router.get("/assessments/{assessment_id}", summary="One assessment with its versions and objections")
 async def get_assessment(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.get_assessment(_uow(request), principal, assessment_id)
 
 
-@router.put("/assessments/{assessment_id}/ratings", summary="Record rating hasil kerja and perilaku kerja")
+@router.put("/assessments/{assessment_id}/ratings", summary="Record rating hasil kerja and perilaku kerja, with reasons")
 async def put_ratings(assessment_id: str, body: RatingsBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.record_ratings(
-        _uow(request), principal, assessment_id,
+        _uow(request), principal, assessment_id, _clock(request),
         rating_hasil_kerja=body.rating_hasil_kerja,
         rating_perilaku_kerja=body.rating_perilaku_kerja,
         reason=body.reason,
+        reason_hasil_kerja=body.reason_hasil_kerja,
+        reason_perilaku_kerja=body.reason_perilaku_kerja,
+        perilaku_per_nilai=body.perilaku_per_nilai,
     )
+
+
+@router.get("/assessments/{assessment_id}/distribution", summary="The school's predikat distribution (a warning)")
+async def get_distribution(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await assessments.distribution_preview(_uow(request), principal, assessment_id)
+
+
+@router.get("/assessments/{assessment_id}/workbench", summary="The PPK's one view of an assessment")
+async def get_workbench(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await workbench.workbench(_uow(request), principal, assessment_id, _clock(request))
 
 
 @router.post("/assessments/{assessment_id}/finalize", summary="Finalize: freezes it and mirrors it to e-Kinerja")
 async def finalize(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
-    return await assessments.finalize(_uow(request), principal, assessment_id)
+    return await assessments.finalize(_uow(request), principal, assessment_id, _clock(request))
+
+
+@router.post("/assessments/{assessment_id}/corrections", summary="Correct a final assessment: a new version")
+async def correct(assessment_id: str, body: CorrectionBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await after_final.correct(
+        _uow(request), principal, assessment_id, _clock(request), corrects_version=body.corrects_version,
+        rating_hasil_kerja=body.rating_hasil_kerja, rating_perilaku_kerja=body.rating_perilaku_kerja,
+        reason=body.reason,
+    )
+
+
+@router.post("/assessments/{assessment_id}/acknowledge", summary="The assessed person acknowledges the result")
+async def acknowledge(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await after_final.acknowledge(_uow(request), principal, assessment_id, _clock(request))
+
+
+@router.post("/assessments/{assessment_id}/objections", status_code=201, summary="File a keberatan")
+async def file_objection(assessment_id: str, body: ReasonBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await after_final.file_objection(_uow(request), principal, assessment_id, _clock(request), reason=body.reason)
+
+
+@router.post("/objections/{objection_id}/decision", summary="The Dinas decides a keberatan")
+async def decide(objection_id: str, body: DecisionBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await after_final.decide_objection(
+        _uow(request), principal, objection_id, _clock(request), decision=body.decision, reason=body.reason,
+        rating_hasil_kerja=body.rating_hasil_kerja, rating_perilaku_kerja=body.rating_perilaku_kerja,
+    )
+
+
+@router.get("/assessments/{assessment_id}/observation", summary="The Observasi Praktik Kinerja")
+async def get_observation(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await observations.get_observation(_uow(request), principal, assessment_id)
+
+
+@router.post("/assessments/{assessment_id}/observation/stages", status_code=201, summary="Record the next stage")
+async def record_stage(assessment_id: str, body: StageBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await observations.record_stage(
+        _uow(request), principal, assessment_id, _clock(request), stage=body.stage, held_on=body.held_on,
+        participants=body.participants, notes=body.notes,
+    )
+
+
+@router.put("/assessments/{assessment_id}/observation/scores", summary="Score the focus behaviours")
+async def record_scores(assessment_id: str, body: ScoresBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await observations.record_scores(_uow(request), principal, assessment_id, _clock(request), scores=body.scores)
+
+
+@router.put("/assessments/{assessment_id}/observation/judgement", summary="Judge reflection, learning, change")
+async def record_judgement(assessment_id: str, body: JudgementBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await observations.record_judgement(_uow(request), principal, assessment_id, _clock(request),
+                                               body=body.model_dump())
+
+
+@router.get("/observation-rubric", summary="Stages, levels, judgements and focus behaviours (data)")
+async def get_rubric(principal: CurrentPrincipal) -> dict:
+    return observation_rubric()
+
+
+@router.post("/periods/{period_id}/extensions", status_code=201, summary="Dinas: extend the assessment deadline")
+async def extend(period_id: str, body: ExtensionBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await dinas.extend_deadline(_uow(request), principal, period_id, _clock(request), until=body.until,
+                                       reason=body.reason, npsn=body.npsn)
+
+
+@router.put("/organisations/{npsn}/predikat", summary="Dinas: an organisation's own predikat")
+async def set_org_predikat(npsn: str, body: OrganisationPredikatBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await dinas.set_organisation_predikat(_uow(request), principal, npsn, _clock(request),
+                                                 period_id=body.period_id, predikat=body.predikat)
+
+
+@router.get("/recaps", summary="Counts per predikat and jenjang, completion against the deadline")
+async def get_recap(
+    request: Request,
+    principal: CurrentPrincipal,
+    period_id: str,
+    level: str = Query(..., description="school, district or province"),
+    code: str = Query(..., description="NPSN, district code or province code"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    return await recaps.recap(_uow(request), principal, _clock(request), period_id=period_id, level=level,
+                              code=code, limit=limit, offset=offset)
+
+
+@router.get("/people/{nip}/angka-kredit", summary="Angka kredit per period, cumulative, and what remains")
+async def get_angka_kredit(nip: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await recaps.angka_kredit(_uow(request), principal, nip)
+
+
+@router.get("/people/{nip}/annual/{year}", summary="The annual predikat from the year's assessments")
+async def get_annual(nip: str, year: int, request: Request, principal: CurrentPrincipal) -> dict:
+    return await recaps.annual(_uow(request), principal, nip, year)

@@ -1,18 +1,29 @@
-"""Use cases of the assessor (Pejabat Penilai Kinerja) and the readers of assessments."""
+"""Use cases of the assessor (Pejabat Penilai Kinerja) and the readers of assessments: list,
+read, rate (with reasons, optionally per BerAKHLAK value), the distribution preview, finalize."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from datetime import date
 
 from kinerja_shared.auth import Principal
+from kinerja_shared.clock import Clock
 from kinerja_shared.errors import Conflict, Forbidden, NotFound
 from kinerja_shared.events import AssessmentFinalized, PersonRef
+from kinerja_shared.events.contracts import AssessmentRated
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
+from sqlalchemy import func
 from sqlmodel import select
 
-from kinerja_assessment.adapters.tables import Assessment, PeriodView, RosterPerson
+from kinerja_assessment.adapters.tables import (
+    Assessment, AssessmentVersion, Extension, Objection, Observation, ObservationStage,
+    OrganisationPredikat, PeriodView, RosterPerson,
+)
+from kinerja_assessment.domain import angka_kredit as ak
 from kinerja_assessment.domain import assessment as rules
-from kinerja_assessment.domain.predikat import Predikat, Rating, parse_rating, predikat_for
+from kinerja_assessment.domain import distribution, observation, windows
+from kinerja_assessment.domain.policy import policy_for
+from kinerja_assessment.domain.predikat import Predikat, Rating, predikat_for
 
 DINAS_ROLES = ("dinas", "operator_dinas", "sistem")
 
@@ -26,8 +37,10 @@ def _region_matches(principal: Principal, region: str) -> bool:
 
 
 def can_read(principal: Principal, a: Assessment) -> bool:
+    if principal.nip and principal.nip == a.teacher_nip:
+        return True  # the assessed person (a guru, or a principal assessed by their pengawas)
     if principal.role == "guru":
-        return principal.nip == a.teacher_nip
+        return False
     if principal.role in ("kepala_sekolah", "operator_sekolah"):
         return principal.npsn == a.school_npsn or principal.nip == a.assessor_nip
     if principal.role == "pengawas":
@@ -37,37 +50,40 @@ def can_read(principal: Principal, a: Assessment) -> bool:
     return False
 
 
-async def _load(uow: UnitOfWork, assessment_id: str) -> Assessment:
+async def load(uow: UnitOfWork, assessment_id: str) -> Assessment:
     row = await uow.session.get(Assessment, assessment_id)
     if row is None:
         raise NotFound("penilaian_tidak_ditemukan", "Penilaian tidak ditemukan.", "Assessment not found.")
     return row
 
 
-async def _assessor_of_record(uow: UnitOfWork, a: Assessment) -> str | None:
+async def assessor_of_record(uow: UnitOfWork, a: Assessment) -> str | None:
     """The roster decides who assesses (a new kepala sekolah takes over open assessments);
     the plan's assessor only stands in while the teacher is unknown."""
     teacher = await uow.session.get(RosterPerson, a.teacher_nip)
-    return teacher.assessor_nip if teacher is not None else a.assessor_nip
+    return teacher.assessor_nip if teacher is not None and teacher.assessor_nip else a.assessor_nip
 
 
-def _denied() -> Forbidden:
+def denied() -> Forbidden:
     return Forbidden("akses_ditolak", "Anda tidak berhak melihat penilaian ini.", "You may not see this assessment.")
+
+
+def predikat_of(a: Assessment) -> Predikat | None:
+    if a.rating_hasil_kerja and a.rating_perilaku_kerja:
+        return predikat_for(Rating(a.rating_hasil_kerja), Rating(a.rating_perilaku_kerja))
+    return None
 
 
 async def view(uow: UnitOfWork, a: Assessment, names: dict[str, str] | None = None) -> dict:
     if names is None:
         teacher = await uow.session.get(RosterPerson, a.teacher_nip)
         names = {a.teacher_nip: teacher.name} if teacher else {}
-    predikat = (
-        predikat_for(Rating(a.rating_hasil_kerja), Rating(a.rating_perilaku_kerja))
-        if a.rating_hasil_kerja and a.rating_perilaku_kerja
-        else None
-    )
+    predikat = predikat_of(a)
     return {
         "assessment_id": a.assessment_id,
         "version": a.version,
         "plan_id": a.plan_id,
+        "plan_kind": a.plan_kind,
         "period_id": a.period_id,
         "teacher_nip": a.teacher_nip,
         "teacher_name": names.get(a.teacher_nip, ""),
@@ -78,11 +94,16 @@ async def view(uow: UnitOfWork, a: Assessment, names: dict[str, str] | None = No
         "rating_hasil_kerja": a.rating_hasil_kerja,
         "rating_perilaku_kerja": a.rating_perilaku_kerja,
         "rating_reason": a.rating_reason,
+        "reason_hasil_kerja": a.reason_hasil_kerja,
+        "reason_perilaku_kerja": a.reason_perilaku_kerja,
+        "perilaku_per_nilai": json.loads(a.perilaku_per_nilai) if a.perilaku_per_nilai else None,
         "predikat": predikat.value if predikat else None,
         "predikat_code": predikat.siasn_code if predikat else None,
         "predikat_label": predikat.label if predikat else None,
+        "angka_kredit": str(a.angka_kredit) if a.angka_kredit is not None else None,
         "evidence_count": a.evidence_count,
         "finalized_at": a.finalized_at.isoformat() if a.finalized_at else None,
+        "response": a.response if a.responded_version == a.version else None,
     }
 
 
@@ -99,15 +120,17 @@ async def list_assessments(
 ) -> dict:
     async with uow_factory() as uow:
         query = select(Assessment)
-        # Scope first: a guru only ever sees their own, a kepala sekolah their school's.
+        # Scope first: a guru only ever sees their own, a kepala sekolah their school's (and
+        # their own assessment, made by their pengawas).
         if principal.role == "guru":
             query = query.where(Assessment.teacher_nip == principal.nip)
         elif principal.role in ("kepala_sekolah", "operator_sekolah"):
             query = query.where(
                 (Assessment.school_npsn == principal.npsn) | (Assessment.assessor_nip == principal.nip)
+                | (Assessment.teacher_nip == principal.nip)
             )
         elif principal.role not in DINAS_ROLES + ("pengawas",):
-            raise _denied()
+            raise denied()
         for column, value in (
             (Assessment.period_id, period_id), (Assessment.school_npsn, npsn),
             (Assessment.teacher_nip, teacher_nip), (Assessment.plan_id, plan_id),
@@ -124,39 +147,91 @@ async def list_assessments(
         return {"assessments": [await view(uow, a, names) for a in rows]}
 
 
+async def versions_of(uow: UnitOfWork, assessment_id: str) -> list[dict]:
+    rows = (await uow.session.exec(
+        select(AssessmentVersion).where(AssessmentVersion.assessment_id == assessment_id)
+        .order_by(AssessmentVersion.version)
+    )).all()
+    return [{
+        "version": v.version, "kind": v.kind, "rating_hasil_kerja": v.rating_hasil_kerja,
+        "rating_perilaku_kerja": v.rating_perilaku_kerja, "predikat": v.predikat,
+        "predikat_label": Predikat(v.predikat).label, "angka_kredit": str(v.angka_kredit) if v.angka_kredit is not None else None,
+        "reason": v.reason, "created_by": v.created_by, "created_by_role": v.created_by_role,
+        "objection_id": v.objection_id, "created_at": v.created_at.isoformat(),
+    } for v in rows]
+
+
+async def objections_of(uow: UnitOfWork, assessment_id: str) -> list[dict]:
+    rows = (await uow.session.exec(
+        select(Objection).where(Objection.assessment_id == assessment_id).order_by(Objection.filed_at)
+    )).all()
+    return [objection_view(o) for o in rows]
+
+
+def objection_view(o: Objection) -> dict:
+    return {
+        "objection_id": o.objection_id, "assessment_id": o.assessment_id, "version": o.version,
+        "reason": o.reason, "filed_by": o.filed_by, "filed_at": o.filed_at.isoformat(), "status": o.status,
+        "decision_reason": o.decision_reason, "decided_by": o.decided_by,
+        "decided_at": o.decided_at.isoformat() if o.decided_at else None,
+        "correction_version": o.correction_version,
+    }
+
+
 async def get_assessment(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
-        a = await _load(uow, assessment_id)
+        a = await load(uow, assessment_id)
         if not can_read(principal, a):
-            raise _denied()
-        return await view(uow, a)
+            raise denied()
+        body = await view(uow, a)
+        body["versions"] = await versions_of(uow, a.assessment_id)
+        body["objections"] = await objections_of(uow, a.assessment_id)
+        return body
 
 
 async def record_ratings(
     uow_factory: UnitOfWorkFactory,
     principal: Principal,
     assessment_id: str,
+    clock: Clock,
     *,
     rating_hasil_kerja: object,
     rating_perilaku_kerja: object,
-    reason: str | None,
+    reason: object,
+    reason_hasil_kerja: object = None,
+    reason_perilaku_kerja: object = None,
+    perilaku_per_nilai: object = None,
 ) -> dict:
-    hasil = parse_rating(rating_hasil_kerja, "rating_hasil_kerja")
-    perilaku = parse_rating(rating_perilaku_kerja, "rating_perilaku_kerja")
+    given = rules.parse_rating_input(rating_hasil_kerja, rating_perilaku_kerja, reason,
+                                     reason_hasil_kerja, reason_perilaku_kerja, perilaku_per_nilai)
     async with uow_factory() as uow:
-        a = await _load(uow, assessment_id)
-        rules.ensure_assessor(await _assessor_of_record(uow, a), principal.nip)
+        a = await load(uow, assessment_id)
+        rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
         rules.ensure_open(a.status)
-        a.rating_hasil_kerja, a.rating_perilaku_kerja = hasil.value, perilaku.value
-        a.rating_reason = (reason or "").strip() or None
+        now = clock.now()
+        a.rating_hasil_kerja, a.rating_perilaku_kerja = given.hasil_kerja.value, given.perilaku_kerja.value
+        a.rating_reason = given.reason
+        a.reason_hasil_kerja, a.reason_perilaku_kerja = given.reason_hasil_kerja, given.reason_perilaku_kerja
+        a.perilaku_per_nilai = json.dumps(given.per_value, sort_keys=True) if given.per_value else None
         a.rated_by = principal.nip
-        a.updated_at = datetime.now(timezone.utc)
+        a.updated_at = now
         uow.session.add(a)
+        uow.publish(
+            AssessmentRated(
+                assessment_id=a.assessment_id, plan_id=a.plan_id, period_id=a.period_id,
+                teacher_nip=a.teacher_nip, school_npsn=a.school_npsn,
+                rating_hasil_kerja=given.hasil_kerja.value, rating_perilaku_kerja=given.perilaku_kerja.value,
+                predikat=given.predikat.value,
+                perilaku_per_nilai={k: v["rating"] for k, v in given.per_value.items()},
+                rated_by=principal.nip or "", rated_at=now,
+            ),
+            region=a.region,
+        )
         await uow.commit()
         return await view(uow, a)
 
 
-def _person_ref(person: RosterPerson) -> PersonRef:
+def person_ref(person: RosterPerson) -> PersonRef:
     return PersonRef(
         nip=person.nip, name=person.name, role=person.role, jabatan=person.jabatan,
         jenjang=person.jenjang, golongan=person.golongan, asn_status=person.asn_status,
@@ -164,10 +239,61 @@ def _person_ref(person: RosterPerson) -> PersonRef:
     )
 
 
-async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
+async def extension_until(uow: UnitOfWork, period_id: str, npsn: str) -> date | None:
+    rows = (await uow.session.exec(
+        select(Extension).where(Extension.period_id == period_id, Extension.npsn.in_(["", npsn]))
+    )).all()
+    return max((r.until for r in rows), default=None)
+
+
+def window_of(period: PeriodView) -> windows.Window:
+    return windows.penilaian_window(json.loads(period.stages or "[]"), period.year, period.month_end)
+
+
+async def observation_state(uow: UnitOfWork, assessment_id: str) -> tuple[dict[str, date], Observation | None]:
+    stages = (await uow.session.exec(
+        select(ObservationStage).where(ObservationStage.assessment_id == assessment_id)
+    )).all()
+    return {s.stage: s.held_on for s in stages}, await uow.session.get(Observation, assessment_id)
+
+
+async def distribution_for(uow: UnitOfWork, a: Assessment, extra: Predikat | None) -> dict:
+    """The school's final predikat in the period (latest versions), plus ``extra`` (the one
+    about to be finalized), against the school's own predikat."""
+    rows = (await uow.session.exec(
+        select(Assessment.predikat, func.count()).where(
+            Assessment.period_id == a.period_id, Assessment.school_npsn == a.school_npsn,
+            Assessment.status == rules.FINAL, Assessment.assessment_id != a.assessment_id,
+        ).group_by(Assessment.predikat)
+    )).all()
+    counts = {p: n for p, n in rows if p}
+    if extra is not None:
+        counts[extra.value] = counts.get(extra.value, 0) + 1
+    org = await uow.session.get(OrganisationPredikat, (a.period_id, a.school_npsn))
+    report = distribution.check(counts, org.predikat if org else distribution.default_organisation_predikat())
+    report["organisation_predikat_set"] = org is not None
+    report["npsn"] = a.school_npsn
+    return report
+
+
+async def distribution_preview(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
-        a = await _load(uow, assessment_id)
-        rules.ensure_assessor(await _assessor_of_record(uow, a), principal.nip)
+        a = await load(uow, assessment_id)
+        if not can_read(principal, a) or principal.nip == a.teacher_nip and principal.nip != a.assessor_nip:
+            raise denied()
+        return await distribution_for(uow, a, predikat_of(a) if a.status == rules.OPEN else None)
+
+
+def period_ak(period: PeriodView, predikat: Predikat, jenjang: str | None):
+    if jenjang is None:
+        return None
+    return ak.angka_kredit(ak.months_of(period.month_start, period.month_end), predikat, jenjang)
+
+
+async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock) -> dict:
+    async with uow_factory() as uow:
+        a = await load(uow, assessment_id)
+        rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
         rules.ensure_open(a.status)
         ratings = rules.ratings_to_finalize(a.rating_hasil_kerja, a.rating_perilaku_kerja)
         teacher = await uow.session.get(RosterPerson, a.teacher_nip)
@@ -180,32 +306,55 @@ async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessm
                 "Data guru, penilai atau periode belum lengkap; coba lagi sebentar lagi.",
                 "Teacher, assessor or period data not yet received; try again shortly.",
             )
-        now = datetime.now(timezone.utc)
+        now = clock.now()
+        windows.ensure_finalizable_now(window_of(period), await extension_until(uow, a.period_id, a.school_npsn), now)
+        recorded, obs = await observation_state(uow, a.assessment_id)
+        observation.ensure_complete(policy_for(period.policy).observation_required, set(recorded),
+                                    started=bool(recorded), judged=bool(obs and obs.judgement))
+        predikat: Predikat = ratings.predikat
+        report = await distribution_for(uow, a, predikat)  # a warning, never a block
+        jenjang = ak.jenjang_of(teacher.jenjang)
+        value = period_ak(period, predikat, jenjang)
         a.status, a.finalized_at, a.updated_at = rules.FINAL, now, now
         a.assessor_nip = assessor.nip  # the assessor who signed it, as sent to e-Kinerja
+        a.predikat, a.angka_kredit, a.jenjang = predikat.value, value, jenjang or ""
         uow.session.add(a)
-        predikat: Predikat = ratings.predikat
-        uow.publish(
-            AssessmentFinalized(
-                assessment_id=a.assessment_id,
-                assessment_version=a.version,
-                plan_id=a.plan_id,
-                period_id=a.period_id,
-                year=period.year,
-                month_start=period.month_start,
-                month_end=period.month_end,
-                school_npsn=a.school_npsn,
-                teacher=_person_ref(teacher),
-                assessor=_person_ref(assessor),
-                # The unit the assessment belongs to: the teacher's school.
-                assessor_unit=teacher.school_name or assessor.school_name,
-                rating_hasil_kerja=ratings.hasil_kerja.value,
-                rating_perilaku_kerja=ratings.perilaku_kerja.value,
-                predikat=predikat.value,
-                predikat_code=predikat.siasn_code,
-                finalized_at=now,
-            ),
-            region=a.region,
-        )
+        uow.session.add(AssessmentVersion(
+            assessment_id=a.assessment_id, version=a.version, kind="final",
+            rating_hasil_kerja=ratings.hasil_kerja.value, rating_perilaku_kerja=ratings.perilaku_kerja.value,
+            predikat=predikat.value, angka_kredit=value, reason=a.rating_reason or "",
+            created_by=principal.nip or "", created_by_role="ppk", created_at=now,
+        ))
+        uow.publish(finalized_event(a, period, teacher, assessor, ratings.hasil_kerja.value,
+                                    ratings.perilaku_kerja.value, predikat, value, now), region=a.region)
         await uow.commit()
-        return await view(uow, a)
+        body = await view(uow, a)
+        body["distribution"] = report
+        return body
+
+
+def finalized_event(a: Assessment, period: PeriodView, teacher: RosterPerson, assessor: RosterPerson,
+                    hasil: str, perilaku: str, predikat: Predikat, value, now, *,
+                    corrects_version: int | None = None, correction_reason: str | None = None) -> AssessmentFinalized:
+    return AssessmentFinalized(
+        assessment_id=a.assessment_id,
+        assessment_version=a.version,
+        plan_id=a.plan_id,
+        period_id=a.period_id,
+        year=period.year,
+        month_start=period.month_start,
+        month_end=period.month_end,
+        school_npsn=a.school_npsn,
+        teacher=person_ref(teacher),
+        assessor=person_ref(assessor),
+        # The unit the assessment belongs to: the teacher's school.
+        assessor_unit=teacher.school_name or assessor.school_name,
+        rating_hasil_kerja=hasil,
+        rating_perilaku_kerja=perilaku,
+        predikat=predikat.value,
+        predikat_code=predikat.siasn_code,
+        finalized_at=now,
+        angka_kredit=value,
+        corrects_version=corrects_version,
+        correction_reason=correction_reason,
+    )

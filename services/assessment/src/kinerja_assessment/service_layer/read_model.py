@@ -1,18 +1,33 @@
 """Keeping the read models current from other contexts' events. Each function runs inside the
-consumer's unit of work (committed with the inbox row) and is safe to run twice."""
+consumer's unit of work (committed with the inbox row) and is safe to run twice.
+
+Order is not assumed. A plan approval before its teacher or period, and any evidence event
+before the assessment of its plan exists, raise NotReady (nak with a delay, retried). Among the
+evidence events of one piece of evidence (which can overtake each other once some were nacked)
+the review state is applied by the event's own time: a verification that arrives before the
+upload it concerns creates the row, the upload later fills in the file's facts without undoing
+the review, and a deletion is final.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 
-from kinerja_shared.events import EvidenceUploaded, PeriodOpened, PlanApproved, RosterImported
+from kinerja_shared.events import (
+    EvidenceUploaded, PeriodOpened, PeriodScheduleChanged, PlanApproved, RosterImported,
+)
+from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
 from kinerja_shared.messaging.consumer import NotReady
 from kinerja_shared.uow import UnitOfWork
 from sqlmodel import select
 
 from kinerja_assessment.adapters.tables import Assessment, EvidenceView, PeriodView, RosterPerson
+from kinerja_assessment.domain.angka_kredit import jenjang_of
 
 _ASSESSMENT_NAMESPACE = uuid.UUID("5d3c9a53-3f0e-4d7e-9b8e-6a1f2f0e4b11")
+UPLOADED, VERIFIED, REJECTED, DELETED = "diunggah", "terverifikasi", "ditolak", "dihapus"
 
 
 def assessment_id_for(plan_id: str) -> str:
@@ -41,13 +56,29 @@ async def apply_roster(uow: UnitOfWork, event: RosterImported) -> None:
                 uow.session.add(assessment)
 
 
+def _stages_json(stages) -> str:
+    return json.dumps([{"stage": s.stage, "starts_on": s.starts_on.isoformat(), "ends_on": s.ends_on.isoformat()}
+                       for s in stages])
+
+
 async def apply_period(uow: UnitOfWork, event: PeriodOpened) -> None:
     row = await uow.session.get(PeriodView, event.period_id) or PeriodView(
         period_id=event.period_id, name=event.name, policy=event.policy, year=event.year,
         month_start=event.month_start, month_end=event.month_end,
     )
     row.name, row.policy, row.year = event.name, event.policy, event.year
-    row.month_start, row.month_end = event.month_start, event.month_end
+    row.month_start, row.month_end, row.semester = event.month_start, event.month_end, event.semester
+    row.competency_points_min = event.competency_points_min
+    if event.stages:
+        row.stages = _stages_json(event.stages)
+    uow.session.add(row)
+
+
+async def apply_schedule_changed(uow: UnitOfWork, event: PeriodScheduleChanged) -> None:
+    row = await uow.session.get(PeriodView, event.period_id)
+    if row is None:
+        raise NotReady(f"periode {event.period_id} belum diketahui")
+    row.stages = _stages_json(event.stages)
     uow.session.add(row)
 
 
@@ -58,8 +89,12 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
     if await uow.session.get(PeriodView, event.period_id) is None:
         raise NotReady(f"periode {event.period_id} belum diketahui")
     existing = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == event.plan_id))).first()
+    items = json.dumps([i.model_dump() for i in event.items])
     if existing is not None:
-        return  # already open for this plan
+        if existing.status == "open":  # a later approval of the same plan carries its latest items
+            existing.plan_items = items
+            uow.session.add(existing)
+        return
     uow.session.add(
         Assessment(
             assessment_id=assessment_id_for(event.plan_id),
@@ -69,16 +104,68 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
             school_npsn=event.school_npsn,
             assessor_nip=event.assessor_nip,
             region=teacher.region,
+            plan_kind=event.plan_kind,
+            plan_items=items,
+            jenjang=jenjang_of(teacher.jenjang) or "",
         )
     )
 
 
-async def apply_evidence_uploaded(uow: UnitOfWork, event: EvidenceUploaded) -> None:
-    assessment = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == event.plan_id))).first()
+async def _assessment_of(uow: UnitOfWork, plan_id: str) -> Assessment:
+    assessment = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == plan_id))).first()
     if assessment is None:
-        raise NotReady(f"penilaian untuk rencana {event.plan_id} belum ada")
-    if await uow.session.get(EvidenceView, event.evidence_id) is not None:
+        raise NotReady(f"penilaian untuk rencana {plan_id} belum ada")
+    return assessment
+
+
+async def apply_evidence_uploaded(uow: UnitOfWork, event: EvidenceUploaded) -> None:
+    assessment = await _assessment_of(uow, event.plan_id)
+    row = await uow.session.get(EvidenceView, event.evidence_id)
+    if row is not None and row.uploaded:
         return
-    uow.session.add(EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256))
-    assessment.evidence_count += 1
-    uow.session.add(assessment)
+    if row is None:
+        row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256,
+                           status=UPLOADED, status_at=event.uploaded_at)
+    # A review that overtook the upload keeps its state; the upload brings the file's facts.
+    row.sha256, row.item_id, row.file_name = event.sha256, event.item_id, event.file_name
+    row.reuse_flagged, row.reuse_of, row.uploaded = event.reuse_flagged, json.dumps(event.reuse_of), True
+    uow.session.add(row)
+    if row.status != DELETED:
+        assessment.evidence_count += 1
+        uow.session.add(assessment)
+
+
+async def _apply_review(uow: UnitOfWork, event, status: str, at: datetime, note: str) -> None:
+    await _assessment_of(uow, event.plan_id)
+    row = await uow.session.get(EvidenceView, event.evidence_id)
+    if row is None:  # the review overtook the upload: keep it, the upload fills in the rest
+        row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256="", uploaded=False,
+                           item_id=event.item_id, status=status, status_at=at, status_note=note)
+        uow.session.add(row)
+        return
+    if row.status == DELETED:
+        return
+    if row.status_at is None or at >= row.status_at or row.status == UPLOADED:
+        row.status, row.status_at, row.status_note = status, at, note
+        uow.session.add(row)
+
+
+async def apply_evidence_verified(uow: UnitOfWork, event: EvidenceVerified) -> None:
+    await _apply_review(uow, event, VERIFIED, event.verified_at, event.note)
+
+
+async def apply_evidence_rejected(uow: UnitOfWork, event: EvidenceRejected) -> None:
+    await _apply_review(uow, event, REJECTED, event.rejected_at, event.reason)
+
+
+async def apply_evidence_deleted(uow: UnitOfWork, event: EvidenceDeleted) -> None:
+    assessment = await _assessment_of(uow, event.plan_id)
+    row = await uow.session.get(EvidenceView, event.evidence_id)
+    if row is None:
+        row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256,
+                           uploaded=False, item_id=event.item_id)
+    elif row.uploaded and row.status != DELETED:
+        assessment.evidence_count = max(0, assessment.evidence_count - 1)
+        uow.session.add(assessment)
+    row.status, row.status_at = DELETED, event.deleted_at
+    uow.session.add(row)
