@@ -311,3 +311,44 @@ async def test_completed_upload_event_carries_item_and_method(service):
     _, event = parse_envelope(message.data)
     assert (event.item_id, event.upload_method, event.reuse_flagged) == ("kom-1", "parts", False)
     assert event.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_the_next_part_may_travel_while_the_previous_is_in_flight(service):
+    """Two connections: part 2 arrives while part 1 is still being received; it is kept and
+    recorded after part 1. A part whose predecessor is neither received nor in flight is
+    refused."""
+    import asyncio
+
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    data = big_pdf(2 * 5 * MiB + 99)
+    parts = [data[:5 * MiB], data[5 * MiB:10 * MiB], data[10 * MiB:]]
+    upload_id = (await service.start_upload(plan, data, guru)).json()["upload_id"]
+
+    # Part 3 with part 2 neither received nor in flight: refused at once.
+    early = await service.put_part(upload_id, 3, parts[2], guru)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "bagian_tidak_berurutan")
+
+    release = asyncio.Event()
+
+    async def slow_part_1():
+        yield parts[0][:MiB]
+        await release.wait()  # part 1 stalls half-way (a slow link)
+        yield parts[0][MiB:]
+
+    first = asyncio.create_task(service.client.put(
+        f"/v1/uploads/{upload_id}/parts/1", content=slow_part_1(),
+        headers={**guru, "X-Part-SHA256": hashlib.sha256(parts[0]).hexdigest()}))
+    await asyncio.sleep(0.3)  # part 1 is now in flight
+    second = asyncio.create_task(service.put_part(upload_id, 2, parts[1], guru))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # waiting for part 1, not refused
+    release.set()
+    one, two = await first, await second
+    assert one.status_code == 200, one.text
+    assert two.status_code == 200, two.text
+    assert two.json()["parts_received"] == [1, 2]
+    assert (await service.put_part(upload_id, 3, parts[2], guru)).status_code == 200
+    done = await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=guru)
+    assert done.status_code == 201 and done.json()["sha256"] == hashlib.sha256(data).hexdigest()

@@ -20,6 +20,8 @@ class Settings(ServiceSettings):
     s3_bucket: str = "kinerja-evidence"
     # One part is held in memory per upload in progress; 5 MiB is the S3 minimum.
     s3_part_size_bytes: int = 5 * MiB
+    # HTTP connections to the store, and threads that drive them (the SDK is synchronous).
+    s3_max_connections: int = 16
     # The single-request upload's cap (the type's policy limit applies too).
     evidence_max_bytes: int = 20 * MiB
     evidence_presign_ttl_s: int = 300

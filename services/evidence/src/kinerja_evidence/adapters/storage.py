@@ -1,7 +1,9 @@
 """Object storage through the minio SDK against any S3-compatible endpoint (MinIO, SeaweedFS,
 Garage, Ceph RGW, AWS S3, moto). Nothing here relies on MinIO-only features.
 
-The SDK is synchronous: every call runs in a worker thread so the event loop stays free.
+The SDK is synchronous: every call runs in a worker thread so the event loop stays free, in
+the adapter's own pool (as many threads as HTTP connections), so that storage calls neither
+wait behind nor hold up other work in asyncio's small default pool.
 Uploads stream: ``put_object`` with ``length=-1`` reads one part at a time from a
 :class:`HashingReader`, so memory holds one part (``part_size``) whatever the file size.
 """
@@ -9,9 +11,11 @@ Uploads stream: ``put_object`` with ``length=-1`` reads one part at a time from 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO
@@ -111,13 +115,15 @@ class ObjectStorage:
         secure: bool = False,
         region: str = "us-east-1",
         part_size: int = 5 * 1024 * 1024,
+        max_connections: int = 16,
     ) -> None:
         self.bucket = bucket
         self.part_size = part_size
+        self._executor = ThreadPoolExecutor(max_connections, thread_name_prefix="s3")
         # The SDK's default waits 5 minutes to connect: too long for readiness and for users.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=60),
-            maxsize=10,
+            maxsize=max_connections,
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
             retries=urllib3.Retry(
@@ -143,7 +149,12 @@ class ObjectStorage:
             secure=settings.s3_secure,
             region=settings.s3_region,
             part_size=settings.s3_part_size_bytes,
+            max_connections=settings.s3_max_connections,
         )
+
+    async def _run(self, fn, /, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     # ------------------------------------------------------------------ bucket
     def _ensure_bucket(self) -> bool:
@@ -159,7 +170,7 @@ class ObjectStorage:
 
     async def ensure_bucket(self) -> bool:
         """Create the (private) bucket if missing; True when it was created now."""
-        return await asyncio.to_thread(self._ensure_bucket)
+        return await self._run(self._ensure_bucket)
 
     async def keep_trying_to_ensure_bucket(self) -> None:
         """Background task at start-up: the store may come up after us."""
@@ -176,7 +187,7 @@ class ObjectStorage:
 
     async def check(self) -> None:
         """Readiness: the endpoint answers and the bucket exists."""
-        exists = await asyncio.wait_for(asyncio.to_thread(self.client.bucket_exists, self.bucket), 5)
+        exists = await asyncio.wait_for(self._run(self.client.bucket_exists, self.bucket), 5)
         if not exists:
             raise LookupError(f"bucket {self.bucket} belum ada")
 
@@ -194,34 +205,34 @@ class ObjectStorage:
         )
 
     async def put_stream(self, key: str, reader: HashingReader, content_type: str) -> None:
-        await asyncio.to_thread(self._put, key, reader, content_type)
+        await self._run(self._put, key, reader, content_type)
 
     async def remove(self, key: str) -> None:
-        await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+        await self._run(self.client.remove_object, self.bucket, key)
 
     # ------------------------------------------------------------------ multipart
     # The SDK's own multipart calls (the ones put_object uses), driven one part per request
     # so that an upload survives a dropped connection: plain S3 API, any compatible store.
     async def start_multipart(self, key: str, content_type: str) -> str:
-        return await asyncio.to_thread(
+        return await self._run(
             self.client._create_multipart_upload, self.bucket, key, {"Content-Type": content_type}
         )
 
     async def put_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> str:
-        return await asyncio.to_thread(
+        return await self._run(
             self.client._upload_part, self.bucket, key, data, None, upload_id, part_number
         )
 
     async def complete_multipart(self, key: str, upload_id: str, etags: list[tuple[int, str]]) -> None:
         parts = [Part(number, etag) for number, etag in etags]
-        await asyncio.to_thread(
+        await self._run(
             self.client._complete_multipart_upload, self.bucket, key, upload_id, parts
         )
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Idempotent: an upload the store no longer knows is already gone."""
         try:
-            await asyncio.to_thread(self.client._abort_multipart_upload, self.bucket, key, upload_id)
+            await self._run(self.client._abort_multipart_upload, self.bucket, key, upload_id)
         except S3Error as exc:
             if exc.code != "NoSuchUpload":
                 raise
@@ -232,11 +243,11 @@ class ObjectStorage:
             result = self.client._list_multipart_uploads(self.bucket, prefix=prefix or None)
             return [(u.object_name, u.upload_id) for u in result.uploads]
 
-        return await asyncio.to_thread(run)
+        return await self._run(run)
 
     # ------------------------------------------------------------------ presigned PUT
     async def presigned_put(self, key: str, *, ttl_s: int) -> str:
-        return await asyncio.to_thread(
+        return await self._run(
             self.client.presigned_put_object, self.bucket, key, timedelta(seconds=ttl_s)
         )
 
@@ -250,10 +261,10 @@ class ObjectStorage:
                 raise
             return ObjectInfo(key, int(info.size or 0), info.content_type or "")
 
-        return await asyncio.to_thread(run)
+        return await self._run(run)
 
     async def copy(self, source_key: str, target_key: str) -> None:
-        await asyncio.to_thread(
+        await self._run(
             self.client.copy_object, self.bucket, target_key, CopySource(self.bucket, source_key)
         )
 
@@ -276,13 +287,13 @@ class ObjectStorage:
                 response.release_conn()
             return digest.hexdigest(), size
 
-        return await asyncio.to_thread(run)
+        return await self._run(run)
 
     async def presigned_get(
         self, key: str, *, ttl_s: int, file_name: str, content_type: str
     ) -> str:
         disposition = f"attachment; filename*=UTF-8''{quote(file_name, safe='')}"
-        return await asyncio.to_thread(
+        return await self._run(
             self.client.presigned_get_object,
             self.bucket,
             key,

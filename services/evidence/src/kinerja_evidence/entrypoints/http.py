@@ -32,6 +32,7 @@ class EvidenceContext:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     part_slots: asyncio.Semaphore = field(init=False)
+    parts_in_flight: resumable.PartsInFlight = field(default_factory=resumable.PartsInFlight)
 
     def __post_init__(self) -> None:
         self.part_slots = asyncio.Semaphore(self.settings.upload_parts_in_flight)
@@ -237,7 +238,7 @@ async def put_part(request: Request, principal: CurrentPrincipal, upload_id: str
         ctx.uow, ctx.storage, principal, upload_id, part_number, request.stream(),
         part_sha256=request.headers.get("x-part-sha256"),
         content_length=int(length) if length and length.isdigit() else None,
-        slots=ctx.part_slots, expiry_s=ctx.settings.upload_expiry_s,
+        slots=ctx.part_slots, expiry_s=ctx.settings.upload_expiry_s, in_flight=ctx.parts_in_flight,
     )
     return _upload_view(state)
 

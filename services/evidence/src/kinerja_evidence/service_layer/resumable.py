@@ -15,6 +15,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -75,6 +76,50 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 S3_MIN_PART = 5 * 1024 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
 OOXML_TYPES = (DOCX, XLSX, PPTX)
+
+
+MAX_PARTS_AHEAD = 2
+# The whole-file hash runs while the session row is locked: its own threads, never queued
+# behind slow storage calls (OpenSSL releases the GIL while hashing).
+_HASHING = ThreadPoolExecutor(2, thread_name_prefix="sha256")
+
+
+class PartsInFlight:
+    """Which parts this process is receiving right now, so that a client may send the next
+    part on a second connection while the previous one is still on its way to S3 (the two
+    transfers overlap instead of taking turns). A part is accepted ahead only when every part
+    before it is received or in flight here, at most ``MAX_PARTS_AHEAD`` ahead; it is
+    recorded only after its predecessor (the database check in :func:`_record_part` decides;
+    this only decides whether waiting can help)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+        self.recorded: set[tuple[str, int]] = set()
+
+    def begin(self, upload_id: str, n: int) -> None:
+        self.counts[(upload_id, n)] = self.counts.get((upload_id, n), 0) + 1
+
+    def end(self, upload_id: str, n: int) -> None:
+        left = self.counts.get((upload_id, n), 1) - 1
+        if left:
+            self.counts[(upload_id, n)] = left
+        else:
+            self.counts.pop((upload_id, n), None)
+
+    def in_flight(self, upload_id: str, n: int) -> bool:
+        return self.counts.get((upload_id, n), 0) > 0
+
+    def mark_recorded(self, upload_id: str, n: int) -> None:
+        self.recorded.add((upload_id, n))
+        self.recorded.discard((upload_id, n - 1))
+
+    async def wait_for_predecessor(self, upload_id: str, n: int, timeout_s: float = 300.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while n > 1 and (upload_id, n - 1) not in self.recorded:
+            if not self.in_flight(upload_id, n - 1) or loop.time() > deadline:
+                return  # the predecessor failed here: the database check refuses this part
+            await asyncio.sleep(0.005)
 
 
 @dataclass(frozen=True)
@@ -207,6 +252,7 @@ async def put_part(
     content_length: int | None,
     slots: asyncio.Semaphore,
     expiry_s: int,
+    in_flight: PartsInFlight | None = None,
 ) -> UploadState:
     """Receive part ``part_number``: it must be the next one; a part already received sent
     again with the same checksum is answered as received (the client lost our answer)."""
@@ -226,32 +272,47 @@ async def put_part(
         if stored is not None and stored.sha256 == declared:
             return state  # already here: idempotent
         raise PartOutOfOrder(expected, part_number)
-    if part_number != expected or part_number > session.parts_total:
-        raise PartOutOfOrder(expected if expected <= session.parts_total else session.parts_total, part_number)
+    in_flight = in_flight or PartsInFlight()
+    if part_number > session.parts_total or (
+        part_number != expected
+        and (part_number - expected > MAX_PARTS_AHEAD
+             or not all(in_flight.in_flight(upload_id, k) for k in range(expected, part_number)))
+    ):
+        raise PartOutOfOrder(min(expected, session.parts_total), part_number)
     size = expected_part_size(session.size_bytes, session.part_size, part_number)
     if content_length is not None and content_length != size:
         raise PartSizeWrong(size, content_length)
 
-    async with slots:  # bounds the part buffers held in memory at once
-        data = await _receive(body, size)
-        computed = hashlib.sha256(data).hexdigest()
-        if computed != declared:
-            raise PartChecksumMismatch(declared, computed)
-        if part_number == 1:
-            await _check_head(uow_factory, storage, session, bytes(data[:HEAD_BYTES]))
-        etag = await storage.put_part(session.object_key, session.s3_upload_id or "", part_number, bytes(data))
-        return await _record_part(uow_factory, caller, upload_id, part_number, data, computed, etag, expiry_s)
+    in_flight.begin(upload_id, part_number)
+    try:
+        async with slots:  # bounds the part buffers held in memory at once
+            data, computed = await _receive(body, size)
+            if computed != declared:
+                raise PartChecksumMismatch(declared, computed)
+            if part_number == 1:
+                await _check_head(uow_factory, storage, session, data[:HEAD_BYTES])
+            etag = await storage.put_part(session.object_key, session.s3_upload_id or "", part_number, data)
+        # The whole-file hash takes the parts in order: wait for the one before (if it is
+        # still arriving on another connection) before recording this one.
+        await in_flight.wait_for_predecessor(upload_id, part_number)
+        state = await _record_part(uow_factory, caller, upload_id, part_number, data, computed, etag, expiry_s)
+        in_flight.mark_recorded(upload_id, part_number)
+        return state
+    finally:
+        in_flight.end(upload_id, part_number)
 
 
-async def _receive(body: AsyncIterator[bytes], size: int) -> bytearray:
-    data = bytearray()
+async def _receive(body: AsyncIterator[bytes], size: int) -> tuple[bytes, str]:
+    """The part's bytes and their SHA-256, hashed chunk by chunk as they arrive."""
+    data, digest = bytearray(), hashlib.sha256()
     async for chunk in body:
         data.extend(chunk)
+        digest.update(chunk)
         if len(data) > size:
             raise PartSizeWrong(size, len(data))  # stop reading: no more than one part held
     if len(data) != size:
         raise PartSizeWrong(size, len(data))
-    return data
+    return bytes(data), digest.hexdigest()
 
 
 async def _check_head(uow_factory, storage: ObjectStorage, session: UploadSession, head: bytes) -> None:
@@ -275,7 +336,7 @@ async def _check_head(uow_factory, storage: ObjectStorage, session: UploadSessio
 
 async def _record_part(
     uow_factory: UnitOfWorkFactory, caller: Caller, upload_id: str, part_number: int,
-    data: bytearray, sha: str, etag: str, expiry_s: int,
+    data: bytes, sha: str, etag: str, expiry_s: int,
 ) -> UploadState:
     async with uow_factory() as uow:
         # Locked: two requests for the same part (a client retrying while the first is still
@@ -291,7 +352,7 @@ async def _record_part(
             raise PartOutOfOrder(len(parts) + 1, part_number)
         if session.hash_state is not None:
             hasher = sha256state.ResumableSha256(session.hash_state)
-            await asyncio.to_thread(hasher.update, bytes(data))
+            await asyncio.get_running_loop().run_in_executor(_HASHING, hasher.update, data)
             session.hash_state = hasher.state()
         session.received_bytes += len(data)
         session.expires_at = _now() + timedelta(seconds=expiry_s)  # alive while parts arrive
@@ -299,10 +360,8 @@ async def _record_part(
         uow.session.add(session)
         uow.session.add(part)
         await uow.commit()
-        parts = await _parts(uow, upload_id)
-        await uow.session.refresh(session)
         uow.session.expunge_all()
-        return UploadState(session, parts)
+        return UploadState(session, [*parts, part])
 
 
 async def complete_upload(
