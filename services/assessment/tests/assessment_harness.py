@@ -118,3 +118,34 @@ async def open_assessments(runtime, client, js, *teachers: str) -> tuple[str, li
     for plan_id, nip in zip(plans, teachers):
         await publish(js, approved(plan_id, period_id, nip))
     return period_id, [await assessment_for(client, plan_id) for plan_id in plans]
+
+
+async def snapshot(runtime) -> dict:
+    """Every row of every table of the service (outbox and inbox included), to show that a
+    refused request changed nothing."""
+    from sqlalchemy import text as sql
+
+    from kinerja_assessment.adapters.tables import TABLES
+
+    # The outbox by its events: the relay marks rows sent in the background.
+    queries = {t.name: f"SELECT * FROM {t.name}" for t in TABLES}
+    queries["outbox_messages"] = "SELECT event_id, event_type, data FROM outbox_messages"
+    async with runtime.session_factory() as s:
+        out = {}
+        for name, query in queries.items():
+            rows = (await s.exec(sql(query))).all()  # type: ignore[call-overload]
+            out[name] = sorted(tuple(str(v) for v in r) for r in rows)
+        return out
+
+
+def ratings(hasil: str = "SESUAI", perilaku: str = "SESUAI", reason: str = "Sesuai ekspektasi") -> dict:
+    return {"rating_hasil_kerja": hasil, "rating_perilaku_kerja": perilaku, "reason": reason}
+
+
+async def rate_and_finalize(client, a: dict, hasil: str = "SESUAI", perilaku: str = "SESUAI", auth=None):
+    auth = auth or KS_AUTH
+    r = await client.put(f"/v1/assessments/{a['assessment_id']}/ratings", headers=auth, json=ratings(hasil, perilaku))
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/v1/assessments/{a['assessment_id']}/finalize", headers=auth)
+    assert r.status_code == 200, r.text
+    return r.json()
