@@ -123,6 +123,12 @@ class RssSampler:
         self._thread.join()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def auth(role: str, **claims) -> dict:
     return {"Authorization": "Bearer " + mint_token(ServiceSettings().jwt_secret, sub=claims.get("nip") or role,
                                                       role=role, **claims)}
@@ -321,12 +327,21 @@ async def main() -> None:
         httpx.delete(f"{url}/v1/evidence/{warm['evidence_id']}", headers=guru, timeout=60)
         part_hashes, whole = hashes(total)
         plain_runs, service_runs = [], []
+        moto_pid = s3.process.pid  # type: ignore[union-attr]
         for _ in range(args.rounds):
-            plain_runs.append(through_minio(minio, bucket, total))
+            moto_cpu, own_cpu = cpu_seconds(moto_pid), time.process_time()
+            plain = through_minio(minio, bucket, total)
+            plain["cpu_s"] = {"s3_server": round(cpu_seconds(moto_pid) - moto_cpu, 1),
+                              "client": round(time.process_time() - own_cpu, 1)}
+            plain_runs.append(plain)
             sampler = RssSampler(sampler_pid)
             before = sampler.rss_kb()
+            moto_cpu, own_cpu, service_cpu = cpu_seconds(moto_pid), time.process_time(), cpu_seconds(service.pid)
             with sampler:
                 run = await through_service(url, plan_id, total, part_hashes, whole)
+            run["cpu_s"] = {"s3_server": round(cpu_seconds(moto_pid) - moto_cpu, 1),
+                            "client": round(time.process_time() - own_cpu, 1),
+                            "service": round(cpu_seconds(service.pid) - service_cpu, 1)}
             run["rss_before_mb"] = round(before / 1024, 1)
             run["rss_peak_mb"] = round(sampler.peak / 1024, 1)
             run["rss_growth_mb"] = round((sampler.peak - before) / 1024, 1)

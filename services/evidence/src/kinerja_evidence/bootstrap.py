@@ -10,7 +10,7 @@ from kinerja_shared.runtime import ServiceRuntime, serve
 
 from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import TABLES
-from kinerja_evidence.entrypoints import http
+from kinerja_evidence.entrypoints import activities_http, http
 from kinerja_evidence.entrypoints.handlers import (
     ASSESSMENT_CONSUMER,
     ASSESSMENT_HANDLERS,
@@ -47,7 +47,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
         lambda: run_sweeper(runtime.uow, storage, settings.upload_sweep_interval_s)
     )
     app = runtime.http_app(
-        title="Kinerja evidence", description=DESCRIPTION, routers=[http.router]
+        title="Kinerja evidence", description=DESCRIPTION, routers=[http.router, activities_http.router]
     )
     app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings, clock_from_settings(settings))
     return runtime, app

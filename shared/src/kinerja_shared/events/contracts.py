@@ -347,6 +347,90 @@ class EvidenceDeleted(EventContract):
     deleted_at: datetime
 
 
+@register
+class DailyReportSubmitted(EventContract):
+    """A laporan harian: what a teacher did on a day against a monthly target."""
+
+    context = "evidence"
+    aggregate = "daily_report"
+    event = "submitted"
+
+    report_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    target_id: str
+    report_date: date
+    activity: str
+    evidence_ids: list[str] = Field(default_factory=list)
+    submitted_at: datetime
+
+
+@register
+class DailyReportReviewed(EventContract):
+    """The assessor accepted a daily report or asked for a fix (with a note)."""
+
+    context = "evidence"
+    aggregate = "daily_report"
+    event = "reviewed"
+
+    report_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    report_date: date
+    decision: Literal["accepted", "needs_fix"]
+    note: str = ""
+    reviewed_by: str
+    reviewed_at: datetime
+
+
+@register
+class CompetencyActivityRecorded(EventContract):
+    """A competency-development activity (pelatihan, belajar mandiri PMM, komunitas belajar)
+    with its points and the certificate or report that proves it."""
+
+    context = "evidence"
+    aggregate = "competency"
+    event = "recorded"
+
+    record_id: str
+    plan_id: str
+    period_id: str
+    item_id: str | None = None
+    teacher_nip: str
+    school_npsn: str
+    activity_type: str
+    title: str
+    points: int
+    evidence_id: str
+    recorded_at: datetime
+
+
+@register
+class CompetencyActivityReviewed(EventContract):
+    """The assessor verified or rejected a competency activity; ``verified_points_total`` is
+    the teacher's verified points in the period after this review."""
+
+    context = "evidence"
+    aggregate = "competency"
+    event = "reviewed"
+
+    record_id: str
+    plan_id: str
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    decision: Literal["verified", "rejected"]
+    reason: str = ""
+    points: int
+    verified_points_total: int
+    reviewed_by: str
+    reviewed_at: datetime
+
+
 # ---------------------------------------------------------------- assessment
 
 

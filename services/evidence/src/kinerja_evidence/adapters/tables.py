@@ -165,8 +165,54 @@ class UploadPart(SQLModel, table=True):
     received_at: datetime = Field(default_factory=_now)
 
 
+class DailyReport(SQLModel, table=True):
+    """A laporan harian against a monthly target of the plan, reviewed by the assessor."""
+
+    __tablename__ = "evidence_daily_reports"
+
+    report_id: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(index=True, max_length=64)
+    period_id: str = Field(max_length=64)
+    teacher_nip: str = Field(index=True, max_length=32)
+    school_npsn: str = Field(max_length=16)
+    target_id: str = Field(max_length=64)
+    report_date: date = Field(index=True)
+    activity: str = Field(sa_column=Column(Text, nullable=False))
+    # Evidence files of the same plan attached to it (JSON list of evidence ids).
+    evidence_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="submitted", max_length=16)  # submitted | accepted | needs_fix
+    review_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reviewed_by: str | None = Field(default=None, max_length=32)
+    reviewed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class CompetencyRecord(SQLModel, table=True):
+    """A competency-development activity with its points and proof, verified by the assessor."""
+
+    __tablename__ = "evidence_competency_records"
+
+    record_id: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(index=True, max_length=64)
+    period_id: str = Field(index=True, max_length=64)
+    teacher_nip: str = Field(index=True, max_length=32)
+    school_npsn: str = Field(max_length=16)
+    item_id: str | None = Field(default=None, max_length=64)
+    activity_type: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    points: int
+    evidence_id: str = Field(max_length=64)
+    status: str = Field(default="submitted", max_length=16)  # submitted | verified | rejected
+    review_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reviewed_by: str | None = Field(default=None, max_length=32)
+    reviewed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+
 TABLES = [
     PlanView.__table__, PlanItemView.__table__, MonthlyTargetView.__table__,
     PeriodView.__table__, FinalizedAssessment.__table__, Evidence.__table__,
-    UploadSession.__table__, UploadPart.__table__,
+    UploadSession.__table__, UploadPart.__table__, DailyReport.__table__,
+    CompetencyRecord.__table__,
 ]

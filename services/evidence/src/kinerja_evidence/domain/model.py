@@ -370,3 +370,89 @@ def invalid_input(problem: str, field_name: str | None = None, problem_en: str =
         status_code=422,
         details=[{"field": f"body.{field_name}" if field_name else "body", "problem": problem}],
     )
+
+
+# ---------------------------------------------------------------- daily reports, competency
+
+REPORT_SUBMITTED = "submitted"
+REPORT_ACCEPTED = "accepted"
+REPORT_NEEDS_FIX = "needs_fix"
+ACTIVITY_TYPES = ("pelatihan", "belajar_mandiri", "komunitas_belajar", "lainnya")
+
+
+def check_report_date(report_date: date, today: date, period: PeriodFacts | None,
+                      period_start: date | None, period_end: date | None, target_month: str) -> None:
+    """A daily report is about a day that has happened, inside the period, in the month of the
+    target it is logged against."""
+    if report_date > today:
+        raise ReportDateInvalid("tanggal laporan tidak boleh di masa depan", report_date)
+    if period_start and period_end and not period_start <= report_date <= period_end:
+        raise ReportDateInvalid(f"tanggal laporan di luar periode ({period_start} s.d. {period_end})", report_date)
+    if report_date.strftime("%Y-%m") != target_month:
+        raise ReportDateInvalid(f"tanggal laporan tidak berada di bulan target ({target_month})", report_date)
+
+
+def check_points(points: int, max_per_activity: int | None) -> None:
+    if points <= 0:
+        raise invalid_input("harus lebih dari 0", "points", "points must be positive.")
+    if max_per_activity is not None and points > max_per_activity:
+        raise PointsAboveBound(points, max_per_activity)
+
+
+class ReportDateInvalid(AppError):
+    def __init__(self, reason: str, report_date: date) -> None:
+        super().__init__(
+            "tanggal_laporan_tidak_valid",
+            f"Laporan harian ditolak: {reason}.",
+            "The daily report's date is not allowed.",
+            status_code=422,
+            details={"report_date": str(report_date), "reason": reason},
+        )
+
+
+class TargetNotFound(AppError):
+    def __init__(self, target_id: str) -> None:
+        super().__init__(
+            "target_bulanan_tidak_ditemukan",
+            "Target bulanan tidak ada pada rencana kinerja yang disepakati.",
+            "The monthly target is not part of the agreed plan.",
+            status_code=422,
+            details={"target_id": target_id},
+        )
+
+
+class PointsAboveBound(AppError):
+    def __init__(self, points: int, bound: int) -> None:
+        super().__init__(
+            "poin_melebihi_batas",
+            f"Poin kegiatan ({points}) melebihi batas kebijakan per kegiatan ({bound}).",
+            f"Points ({points}) exceed the policy's bound per activity ({bound}).",
+            status_code=422,
+            details={"points": points, "max_per_activity": bound},
+        )
+
+
+class EvidenceNotOwnedForPlan(AppError):
+    def __init__(self, evidence_id: str) -> None:
+        super().__init__(
+            "bukti_tidak_sesuai",
+            "Berkas bukti harus bukti dukung Anda sendiri pada rencana yang sama.",
+            "The evidence must be your own, on the same plan.",
+            status_code=422,
+            details={"evidence_id": evidence_id},
+        )
+
+
+class RecordNotFound(NotFound):
+    def __init__(self, what: str = "Catatan") -> None:
+        super().__init__(
+            "catatan_tidak_ditemukan", f"{what} tidak ditemukan.", "Record not found.",
+        )
+
+
+class NoteRequired(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            "catatan_wajib_diisi", "Catatan perbaikan wajib diisi.", "A note is required.",
+            status_code=422,
+        )
