@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 import sys
 from pathlib import Path
 
@@ -116,3 +117,128 @@ def test_long_file_name_is_cut_to_200_keeping_the_extension():
     assert len(name) == 200
     assert name.endswith(".docx")
     assert len(clean_file_name("b" * 300)) == 200
+
+
+# ---------------------------------------------------------------- whole-file inspection
+
+from kinerja_evidence.domain.content import POLICIES, inspect_content, policy_named  # noqa: E402
+
+POLICY = POLICIES["pmm-2024"]
+
+
+def inspect(data: bytes, declared: str | None = None):
+    return inspect_content(io.BytesIO(data), len(data), POLICY, declared=declared)
+
+
+def test_a_whole_pdf_passes_and_a_truncated_one_is_refused_with_the_reason():
+    assert inspect(samples.PDF).content_type == PDF
+    cut = inspect(samples.PDF[:-7])
+    assert (cut.problem, cut.content_type) == ("damaged", None)
+    assert "%%EOF" in cut.reason
+    # %%EOF far before the end (more than 1024 bytes of junk after it) is not a whole PDF either.
+    assert inspect(samples.PDF + b"x" * 2000).problem == "damaged"
+
+
+def test_declared_type_must_agree_with_the_bytes():
+    assert inspect(samples.png(), declared="image/png").content_type == PNG
+    assert inspect(samples.png(), declared="image/png; charset=binary").content_type == PNG
+    mismatch = inspect(samples.png(), declared="application/pdf")
+    assert mismatch.problem == "mismatch" and "image/png" in mismatch.reason
+    assert inspect(samples.HTML, declared="application/pdf").problem == "type"
+    assert inspect(samples.elf(), declared="application/pdf").problem == "type"
+
+
+def _bomb(size_mb: int, *, entries: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        for i in range(entries):
+            with archive.open(f"word/part{i}.xml", "w", force_zip64=True) as entry:
+                for _ in range(size_mb):
+                    entry.write(b"\0" * (1024 * 1024))
+    return buffer.getvalue()
+
+
+def test_zip_bombs_posing_as_docx_are_refused_from_the_directory_alone():
+    ratio = inspect(_bomb(20))  # 20 MB of zeros in a few KB: expands far beyond the ratio
+    assert ratio.problem == "damaged" and "bom ZIP" in ratio.reason
+    total = inspect(_bomb(90, entries=3))  # 270 MB declared uncompressed in all
+    assert total.problem == "damaged" and "bom ZIP" in total.reason
+    assert inspect(samples.ooxml("word")).content_type == DOCX
+
+
+def test_overlapping_zip_entries_are_refused():
+    # Two directory entries pointing at the same compressed data: compressed sizes then add
+    # up to more than the archive (the overlapping-files bomb).
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "x" * 5000)
+    data = buffer.getvalue()
+    eocd = data.rindex(b"PK\x05\x06")
+    cd_offset = int.from_bytes(data[eocd + 16:eocd + 20], "little")
+    central = data[cd_offset:eocd]
+    second = central[central.index(b"PK\x01\x02", 4):]
+    forged = data[:cd_offset] + central + second * 3
+    count = 2 + 3
+    tail = bytearray(data[eocd:])
+    tail[8:10] = count.to_bytes(2, "little")
+    tail[10:12] = count.to_bytes(2, "little")
+    tail[12:16] = (len(central) + 3 * len(second)).to_bytes(4, "little")
+    forged += bytes(tail)
+    result = inspect(forged)
+    assert result.problem == "damaged" and "tumpang tindih" in result.reason
+
+
+def test_policies_are_data_and_an_unknown_policy_falls_back():
+    assert policy_named("ruang-gtk-2025").limit_for(MP4) == POLICY.limit_for(MP4)
+    assert policy_named("tidak-ada").name == "pmm-2024"
+    assert set(POLICY.allowed) == {PDF, JPEG, PNG, DOCX, XLSX, PPTX, MP4}
+
+
+# ---------------------------------------------------------------- resumable SHA-256
+
+def test_resumable_sha256_state_survives_a_round_trip():
+    import hashlib
+    import os
+
+    from kinerja_evidence.adapters import sha256state
+
+    assert sha256state.AVAILABLE
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    hasher = sha256state.ResumableSha256()
+    hasher.update(data[:1_000_003])
+    saved = hasher.state()
+    resumed = sha256state.ResumableSha256(saved)  # as another request or replica would
+    resumed.update(data[1_000_003:])
+    assert resumed.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert resumed.hexdigest() == resumed.hexdigest()  # the digest does not consume the state
+    with pytest.raises(ValueError):
+        sha256state.ResumableSha256(b"short")
+
+
+# ---------------------------------------------------------------- rules
+
+def test_part_sizes_and_the_execution_window():
+    from datetime import date
+
+    from kinerja_evidence.domain.model import (
+        ExecutionWindowClosed,
+        check_execution_window,
+        expected_part_size,
+        parts_for,
+    )
+
+    assert parts_for(10, 5) == 2 and parts_for(11, 5) == 3 and parts_for(1, 5) == 1
+    assert [expected_part_size(11, 5, n) for n in (1, 2, 3)] == [5, 5, 1]
+
+    class Period:
+        period_id = "p"
+        execution_starts_on = date(2026, 2, 1)
+        execution_ends_on = date(2026, 5, 31)
+        closed_at = None
+
+    check_execution_window(Period(), date(2026, 5, 31))
+    check_execution_window(None, date(2030, 1, 1))  # unknown period: no window
+    with pytest.raises(ExecutionWindowClosed):
+        check_execution_window(Period(), date(2026, 6, 1))

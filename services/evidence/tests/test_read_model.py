@@ -79,3 +79,39 @@ async def test_same_revision_events_are_ordered_by_when_they_happened(service):
     await service.wait_plan_status(marker.plan_id, "approved")
     assert (await service.plan_view(plan.plan_id)).status == "approved"
 
+
+
+async def test_plan_items_and_targets_follow_the_latest_revision(service):
+    from kinerja_shared.events import PlanItem
+    from sqlmodel import select
+
+    from kinerja_evidence.adapters.tables import MonthlyTargetView, PlanItemView
+
+    plan = service.new_plan()
+    t0 = datetime.now(timezone.utc) - timedelta(hours=1)
+    old_items = list(plan.items)
+    plan.items = [PlanItem(item_id="pk-9", kind="praktik_kinerja", code="D.3", title="Kepemimpinan")]
+    await service.publish(service.approved(plan, 2, t0 + timedelta(minutes=30)), plan.region)
+    await service.wait_plan_status(plan.plan_id, "approved", revision=2)
+    plan.items = old_items  # revision 1, late: must not bring its items back
+    await service.publish(service.submitted(plan, 1, t0), plan.region)
+    marker = service.new_plan()
+    await service.publish(service.approved(marker, 1, t0), marker.region)
+    await service.wait_plan_status(marker.plan_id, "approved")
+
+    async with service.runtime.session_factory() as session:
+        items = (await session.exec(select(PlanItemView).where(PlanItemView.plan_id == plan.plan_id))).all()
+        targets = (await session.exec(select(MonthlyTargetView).where(MonthlyTargetView.plan_id == plan.plan_id))).all()
+    assert [i.item_id for i in items] == ["pk-9"]
+    assert [t.target_id for t in targets] == ["t-1"]
+    view = await service.plan_view(plan.plan_id)
+    assert (view.competency_points, view.policy) == (32, "pmm-2024")
+
+    # Evidence attaches to the current items only.
+    guru = service.guru(plan.teacher_nip)
+    gone = await service.client.post("/v1/evidence", data={"plan_id": plan.plan_id, "item_id": "pk-1"},
+                                     files={"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}, headers=guru)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (422, "butir_rencana_tidak_ditemukan")
+    ok = await service.client.post("/v1/evidence", data={"plan_id": plan.plan_id, "item_id": "pk-9"},
+                                   files={"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}, headers=guru)
+    assert ok.status_code == 201, ok.text
