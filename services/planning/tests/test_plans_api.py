@@ -21,6 +21,14 @@ PLAN_KEYS = {
 async def test_draft_step_by_step_submit_return_resubmit_agree_with_events(planning):
     school, period = await planning.school_with_open_period()
     pid_period = period["period_id"]
+    # The teacher's Praktik Kinerja options come from the school's priorities.
+    options = await planning.client.get(f"/v1/schools/{school.npsn}/priorities/{pid_period}", headers=school.guru(0))
+    assert options.status_code == 200, options.text
+    assert options.json()["priorities"] == ["A.1", "D.1"]
+    assert [o["code"] for o in options.json()["options"]] == ["A.1", "D.1", "D.1.1", "D.1.2", "D.1.3"]
+    elsewhere = await planning.client.get(f"/v1/schools/{school.npsn}/priorities/{pid_period}",
+                                          headers=bearer("guru", nip=new_nip(), npsn="29999999"))
+    assert elsewhere.status_code == 403
     created = await planning.client.post("/v1/plans", json={"period_id": pid_period}, headers=school.guru(0))
     assert created.status_code == 201, created.text
     plan = created.json()
@@ -285,3 +293,27 @@ async def test_queries_lists_inbox_and_completion_paginated(planning):
     assert district.status_code == 200, district.text
     d = district.json()
     assert (d["schools"], len(d["items"]), d["totals"]["teachers"], d["totals"]["agreed"], d["totals"]["draft"]) == (2, 1, 4, 1, 1)
+
+
+async def test_bad_priorities_change_nothing(planning):
+    school, period = await planning.school_with_open_period()
+    pid_period = period["period_id"]
+    before = await planning.counts()
+    stored = (await planning.client.get(f"/v1/schools/{school.npsn}/priorities/{pid_period}", headers=school.ks())).json()
+    path = f"/v1/schools/{school.npsn}/priorities/{pid_period}"
+    for body, headers, status, code in (
+        ({"results": {"A.1": "BURUK"}, "priorities": ["A.1"]}, school.ks(), 422, "prioritas_tidak_valid"),
+        ({"results": {"A.1": "KURANG"}, "priorities": ["D.1"]}, school.ks(), 422, "prioritas_tidak_valid"),
+        ({"results": {"Z.1": "KURANG"}, "priorities": ["Z.1"]}, school.ks(), 422, "prioritas_tidak_valid"),
+        ({"results": {"A.1": "KURANG"}, "priorities": []}, school.ks(), 422, "prioritas_tidak_valid"),
+        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, school.guru(0), 403, "akses_ditolak"),
+        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, dinas(), 403, "akses_ditolak"),
+    ):
+        response = await planning.client.put(path, json=body, headers=headers)
+        assert response.status_code == status and response.json()["error"]["code"] == code, response.text
+        assert response.json()["error"]["message"]
+    missing = await planning.client.put(f"/v1/schools/{school.npsn}/priorities/tidak-ada",
+                                        json={"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, headers=school.ks())
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "periode_tidak_ditemukan"
+    assert await planning.counts() == before
+    assert (await planning.client.get(path, headers=school.ks())).json() == stored

@@ -210,18 +210,31 @@ class PrioritiesIn(BaseModel):
     priorities: list[str] = Field(examples=[["A.1", "D.1"]])
 
 
+class IndicatorOption(BaseModel):
+    code: str
+    title: str
+    parent: str | None
+    focus_behaviours: list[str]
+
+
 class PrioritiesOut(BaseModel):
     npsn: str
     period_id: str
     results: dict[str, str]
     priorities: list[str]
+    options: list[IndicatorOption] = Field(description="what the school's guru may take as Praktik Kinerja: "
+                                                        "the priorities and their sub-indicators, with focus behaviours")
     set_by: str
     set_at: str
 
 
 def _priorities_out(row: SchoolPriorities) -> PrioritiesOut:
+    r = rubric()
+    options = [IndicatorOption(code=i.code, title=i.title, parent=i.parent, focus_behaviours=list(i.focus_behaviours))
+               for i in r.indicators.values() if r.top_level(i.code) in row.priorities]
     return PrioritiesOut(npsn=row.npsn, period_id=row.period_id, results=row.results,
-                         priorities=row.priorities, set_by=row.set_by, set_at=row.set_at.isoformat())
+                         priorities=row.priorities, options=options, set_by=row.set_by,
+                         set_at=row.set_at.isoformat())
 
 
 @router.put(
