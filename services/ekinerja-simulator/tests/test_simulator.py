@@ -276,3 +276,45 @@ async def test_plant_and_lose_records(sim):
     assert r.status_code == 200 and (await sim.get("/simulator/records")).json()["count"] == 0
     r = await sim.delete("/simulator/records/tidak-ada")
     assert r.status_code == 404 and r.json()["success"] is False
+
+
+async def test_data_rejections_about_the_assessor_and_the_unit(sim):
+    headers = await tokens(sim)
+    await sim.put("/simulator/faults", json={
+        "unknown_nips": ["197204151998022001"], "unknown_units": ["SD Negeri Satu"], "require_golongan": True})
+    r = await sim.post("/kinerjaperiodik/save", json=payload(), headers=headers)  # the assessor's NIP
+    assert r.status_code == 400 and r.json()["message"].startswith("NIP penilai")
+    other = {"penilaiNipNrp": "196905121994032004"}
+    r = await sim.post("/kinerjaperiodik/save", json=payload(penilaiUnorNama="SD Negeri Satu", **other), headers=headers)
+    assert r.status_code == 400 and "Unor penilai 'SD Negeri Satu' belum padan" in r.json()["message"]
+    r = await sim.post("/kinerjaperiodik/save", json=payload(penilaiGolongan="", **other), headers=headers)
+    assert r.status_code == 400 and r.json()["message"].startswith("Golongan penilai")
+    # A NON ASN assessor has no golongan: accepted.
+    r = await sim.post("/kinerjaperiodik/save", json=payload(penilaiGolongan="", statusPenilai="NON ASN", **other),
+                       headers=headers)
+    assert r.status_code == 200
+    assert (await sim.get("/simulator/stats")).json()["count"] == 1
+
+
+async def test_stats_count_without_the_records_and_reads_by_nip(sim):
+    headers = await tokens(sim)
+    for nip in (NIP, NIP, "197204151998022001"):
+        assert (await sim.post("/kinerjaperiodik/save", json=payload(pnsDinilaiId=nip), headers=headers)).status_code == 200
+    stats = (await sim.get("/simulator/stats")).json()
+    assert stats["count"] == 3 and stats["periods"] == 2 and stats["duplicates"] == {f"{NIP}/2026/1-6": 2}
+    assert "records" not in stats and stats["calls"]["save"] == 3
+    rows = (await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).json()["data"]
+    assert len(rows) == 2 and {r["pnsDinilaiId"] for r in rows} == {NIP}
+    await sim.delete(f"/simulator/records/{rows[0]['id']}")
+    assert (await sim.get("/simulator/stats")).json()["duplicates"] == {}
+    assert len((await sim.get(f"/pns/rw-kinerjaperiodik/{NIP}", headers=headers)).json()["data"]) == 1
+
+
+async def test_hang_after_save_stores_then_answers_late(served):
+    async with httpx.AsyncClient(base_url=served, timeout=0.5) as client:
+        headers = await tokens(client)
+        await client.put("/simulator/faults", json={"next_hang_after_save": 1, "hang_after_save_s": 2})
+        with pytest.raises(httpx.TimeoutException):
+            await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)
+        stats = (await client.get("/simulator/stats")).json()
+        assert stats["count"] == 1 and stats["calls"]["hung_after_save"] == 1

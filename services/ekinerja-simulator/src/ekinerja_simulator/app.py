@@ -38,6 +38,8 @@ log = logging.getLogger("ekinerja_simulator")
 
 TITLE = "e-Kinerja SIMULATOR (bukan layanan BKN yang asli / not the real BKN service)"
 UNKNOWN_NIP_MESSAGE = "NIP tidak ditemukan di SIASN"
+UNKNOWN_ASSESSOR_NIP_MESSAGE = "NIP penilai (penilaiNipNrp) tidak ditemukan di SIASN"
+MISSING_GOLONGAN_MESSAGE = "Golongan penilai (penilaiGolongan) wajib diisi untuk penilai ASN"
 # This project's reference ids for the annual angka-kredit coefficient of each jenjang
 # (Ahli Pertama 12.5, Ahli Muda 25, Ahli Madya 37.5, Ahli Utama 50).
 KOEFISIEN_IDS = {"1", "2", "3", "4"}
@@ -62,11 +64,18 @@ class Faults(BaseModel):
     # The duplicate-maker: the record is stored, then the connection is dropped mid-answer.
     rate_drop_after_save: float = Field(0.0, ge=0, le=1)
     unknown_nips: list[str] = Field(default_factory=list)
+    # Units (penilaiUnorNama) not in SIASN's reference list: "Unor ... belum padan".
+    unknown_units: list[str] = Field(default_factory=list)
+    # Refuse an ASN assessor without a golongan.
+    require_golongan: bool = False
     next_5xx: int = Field(0, ge=0)
     next_429: int = Field(0, ge=0)
     next_5xx_after_save: int = Field(0, ge=0)
     next_timeout: int = Field(0, ge=0)
     next_drop_after_save: int = Field(0, ge=0)
+    # Store the record, then hang this long before answering (a client killed mid-request).
+    next_hang_after_save: int = Field(0, ge=0)
+    hang_after_save_s: float = Field(30.0, ge=0)
 
 
 class FaultsUpdate(BaseModel):
@@ -81,11 +90,15 @@ class FaultsUpdate(BaseModel):
     timeout_hang_s: float | None = Field(None, ge=0)
     rate_drop_after_save: float | None = Field(None, ge=0, le=1)
     unknown_nips: list[str] | None = None
+    unknown_units: list[str] | None = None
+    require_golongan: bool | None = None
     next_5xx: int | None = Field(None, ge=0)
     next_429: int | None = Field(None, ge=0)
     next_5xx_after_save: int | None = Field(None, ge=0)
     next_timeout: int | None = Field(None, ge=0)
     next_drop_after_save: int | None = Field(None, ge=0)
+    next_hang_after_save: int | None = Field(None, ge=0)
+    hang_after_save_s: float | None = Field(None, ge=0)
 
 
 class KinerjaPeriodik(BaseModel):
@@ -118,6 +131,10 @@ class SimulatorState:
     settings: SimulatorSettings
     faults: Faults = field(default_factory=Faults)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # insertion-ordered
+    # NIP -> {id: record}: reads stay O(1) with tens of thousands of records (benchmarks).
+    by_nip: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # "<nip>/<tahun>/<bulanMulai>-<bulanSelesai>" -> how many records: the "exactly one" check.
+    per_period: Counter = field(default_factory=Counter)
     api_tokens: dict[str, float] = field(default_factory=dict)
     sso_tokens: dict[str, float] = field(default_factory=dict)
     calls: Counter = field(default_factory=Counter)
@@ -131,14 +148,39 @@ class SimulatorState:
         self.faults = Faults(
             rate_5xx=s.rate_5xx, rate_429=s.rate_429, retry_after_s=s.retry_after_s,
             slow_ms=s.slow_ms, unknown_nips=sorted(s.unknown_nip_set()),
+            unknown_units=s.unknown_unit_list(), require_golongan=s.require_golongan,
             rate_timeout=s.rate_timeout, timeout_hang_s=s.timeout_hang_s,
             rate_drop_after_save=s.rate_drop_after_save, rate_5xx_after_save=s.rate_5xx_after_save,
         )
         self.records.clear()
+        self.by_nip.clear()
+        self.per_period.clear()
         self.api_tokens.clear()
         self.sso_tokens.clear()
         self.calls.clear()
         self.rng = random.Random(s.seed)
+
+    @staticmethod
+    def period_key(record: dict[str, Any]) -> str:
+        return f"{record['pnsDinilaiId']}/{record['tahun']}/{record['bulanMulaiPenilaian']}-{record['bulanSelesaiPenilaian']}"
+
+    def store(self, record: dict[str, Any]) -> None:
+        old = self.records.get(record["id"])
+        if old is not None:
+            self.forget(record["id"])
+        self.records[record["id"]] = record
+        self.by_nip.setdefault(record["pnsDinilaiId"], {})[record["id"]] = record
+        self.per_period[self.period_key(record)] += 1
+
+    def forget(self, record_id: str) -> dict[str, Any] | None:
+        record = self.records.pop(record_id, None)
+        if record is not None:
+            self.by_nip.get(record["pnsDinilaiId"], {}).pop(record_id, None)
+            key = self.period_key(record)
+            self.per_period[key] -= 1
+            if self.per_period[key] <= 0:
+                del self.per_period[key]
+        return record
 
     def issue(self, store: dict[str, float]) -> str:
         now = time.monotonic()
@@ -259,6 +301,12 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             return fail(400, "Data tidak valid: body harus JSON")
         if body.pnsDinilaiId in state.faults.unknown_nips:
             return fail(400, UNKNOWN_NIP_MESSAGE)
+        if body.penilaiNipNrp in state.faults.unknown_nips:
+            return fail(400, UNKNOWN_ASSESSOR_NIP_MESSAGE)
+        if body.penilaiUnorNama in state.faults.unknown_units:
+            return fail(400, f"Unor penilai '{body.penilaiUnorNama}' belum padan dengan referensi unit organisasi SIASN")
+        if state.faults.require_golongan and body.statusPenilai == "ASN" and not body.penilaiGolongan.strip():
+            return fail(400, MISSING_GOLONGAN_MESSAGE)
         if body.koefisienId not in KOEFISIEN_IDS:
             return fail(400, f"koefisienId {body.koefisienId!r} tidak ada di referensi koefisien")
         if body.periodikId not in PERIODIK_IDS:
@@ -277,11 +325,14 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             record["id"] = str(uuid.uuid4())
             record["createdAt"] = time.time()
         record["updatedAt"] = time.time()
-        state.records[record["id"]] = record
+        state.store(record)
         log.info("SIMULATOR kinerjaperiodik saved id=%s nip=%s", record["id"], body.pnsDinilaiId)
         # The ambiguous failure: stored, but the client hears an error.
         if state.roll("next_5xx_after_save", state.faults.rate_5xx_after_save):
             return fail(502, "Bad Gateway")
+        if state.roll("next_hang_after_save", 0.0):
+            state.calls["hung_after_save"] += 1
+            await asyncio.sleep(state.faults.hang_after_save_s)
         if state.roll("next_drop_after_save", state.faults.rate_drop_after_save):
             state.calls["dropped_after_save"] += 1
             return dropped_connection()
@@ -295,17 +346,14 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         await slow()
         if nip in state.faults.unknown_nips:
             return fail(400, UNKNOWN_NIP_MESSAGE)
-        return {"success": True, "data": [r for r in state.records.values() if r["pnsDinilaiId"] == nip]}
+        return {"success": True, "data": list(state.by_nip.get(nip, {}).values())}
 
     # ------------------------------------------------------------ the simulator's own admin API
 
     @app.get("/simulator/records", tags=["simulator admin"])
     async def records():
         rows = list(state.records.values())
-        by_period = Counter(
-            f"{r['pnsDinilaiId']}/{r['tahun']}/{r['bulanMulaiPenilaian']}-{r['bulanSelesaiPenilaian']}"
-            for r in rows
-        )
+        by_period = Counter(state.period_key(r) for r in rows)
         return {
             "records": rows,
             "count": len(rows),
@@ -315,17 +363,26 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             "calls": dict(state.calls),
         }
 
+    @app.get("/simulator/stats", tags=["simulator admin"], summary="Counts only (cheap to poll with many records)")
+    async def stats():
+        return {
+            "count": len(state.records),
+            "periods": len(state.per_period),
+            "duplicates": {k: n for k, n in state.per_period.items() if n > 1},
+            "calls": dict(state.calls),
+        }
+
     @app.post("/simulator/records", tags=["simulator admin"], summary="Plant a record (e.g. one BKN holds but we never sent)")
     async def plant_record(body: KinerjaPeriodik):
         record = body.model_dump()
         record["id"] = body.id or str(uuid.uuid4())
         record["createdAt"] = record["updatedAt"] = time.time()
-        state.records[record["id"]] = record
+        state.store(record)
         return record
 
     @app.delete("/simulator/records/{record_id}", tags=["simulator admin"], summary="Lose a record (as if BKN dropped it)")
     async def lose_record(record_id: str):
-        if state.records.pop(record_id, None) is None:
+        if state.forget(record_id) is None:
             return fail(404, f"Data kinerja periodik dengan id {record_id} tidak ditemukan")
         return {"deleted": record_id}
 

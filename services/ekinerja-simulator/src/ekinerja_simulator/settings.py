@@ -25,8 +25,12 @@ class SimulatorSettings(BaseSettings):
     rate_timeout: float = 0.0
     timeout_hang_s: float = 30.0
     rate_drop_after_save: float = 0.0
-    # Comma-separated NIPs that SIASN "does not know".
+    # Comma-separated NIPs that SIASN "does not know" (as the teacher or as the assessor).
     unknown_nips: str = ""
+    # "|"-separated unit names (penilaiUnorNama) not in SIASN's reference list.
+    unknown_units: str = ""
+    # Refuse an ASN assessor without a golongan.
+    require_golongan: bool = False
     # Seed of the fault dice, so a run with rates can be replayed.
     seed: int | None = None
 
@@ -36,6 +40,9 @@ class SimulatorSettings(BaseSettings):
         if not 0.0 <= value <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         return value
+
+    def unknown_unit_list(self) -> list[str]:
+        return [u.strip() for u in self.unknown_units.split("|") if u.strip()]
 
     def unknown_nip_set(self) -> set[str]:
         return {n.strip() for n in self.unknown_nips.split(",") if n.strip()}
