@@ -581,3 +581,314 @@ async def test_scheduled_reconciliation_and_the_cli_report(start_sync, simulator
     assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
     r = await sync.http.get("/v1/reconciliation/scheduled", headers=DINAS)
     assert r.status_code == 200 and f"2026-1-6@{REGION}" in r.json()["reports"]
+
+
+# ---------------------------------------------------------------- corrections before the ack
+
+
+def _corrected(event, version: int = 2):
+    return event.model_copy(update={
+        "assessment_version": version, "rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS",
+        "predikat": "SANGAT_BAIK", "predikat_code": 1,
+    })
+
+
+async def test_a_correction_while_the_original_is_in_flight_updates_it_once_acknowledged(
+    start_sync, simulator, make_finalized, new_nip
+):
+    """BKN is slow with version 1; version 2 arrives meanwhile: it waits for version 1's answer,
+    then updates that record. One record, with version 2's values."""
+    sync = await start_sync(ekinerja_timeout_s=5.0)
+    simulator.faults(slow_ms=1500)
+    nip = new_nip()
+    first = make_finalized(nip)
+    await sync.publish(first)
+
+    async def in_flight():
+        return [r for r in await sync.rows(nip) if r.status == "sending"]
+
+    await eventually(in_flight, what="version 1 in flight")
+    await sync.publish(_corrected(first))
+    v2 = await sync.record_with_status(nip, "acknowledged", version=2)
+    v1 = await sync.record_with_status(nip, "acknowledged", version=1)
+    assert v2["ekinerja_record_id"] == v1["ekinerja_record_id"]
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert stored["records"][0]["kuadranKinerjaNilai"] == 1  # the latest version's predikat
+
+
+async def test_a_correction_after_an_ambiguous_failure_of_the_original_updates_that_record(
+    start_sync, simulator, make_finalized, new_nip
+):
+    """Version 1 was stored by BKN but answered 502 (never acknowledged) and waits for its retry;
+    version 2 arrives: version 1 is superseded, version 2 reads e-Kinerja first, finds version
+    1's record for the same NIP and period and updates it instead of adding a second one."""
+    sync = await start_sync(ekinerja_backoff_base_s=30.0, ekinerja_backoff_max_s=30.0)
+    simulator.faults(next_5xx_after_save=1)
+    nip = new_nip()
+    first = make_finalized(nip)
+    await sync.publish(first)
+    v1 = await sync.record_with_status(nip, "retrying", version=1)
+    assert [a["outcome"] for a in v1["attempts"]] == ["server_error"]
+    assert simulator.records()["count"] == 1  # stored, though we heard 502
+
+    await sync.publish(_corrected(first))
+    v2 = await sync.record_with_status(nip, "acknowledged", version=2)
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    [siasn] = stored["records"]
+    assert siasn["kuadranKinerjaNilai"] == 1 and v2["ekinerja_record_id"] == siasn["id"]
+    assert stored["calls"]["save"] == 2 and stored["calls"]["read"] >= 1  # one store, one update
+    v1 = await sync.record_with_status(nip, "superseded", version=1)
+    assert v1["message"] == "Digantikan oleh versi 2"
+
+
+async def test_a_correction_delivered_before_the_original_leaves_one_record(sync, simulator, make_finalized, new_nip):
+    nip = new_nip()
+    first = make_finalized(nip)
+    await sync.publish(_corrected(first))  # out of order: version 2 first
+    await sync.record_with_status(nip, "acknowledged", version=2)
+    await sync.publish(first)
+    v1 = await sync.record_with_status(nip, "superseded", version=1)
+    assert v1["attempts"] == []
+    await asyncio.sleep(0.5)
+    stored = simulator.records()
+    assert stored["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+    assert stored["records"][0]["kuadranKinerjaNilai"] == 1
+
+
+# ---------------------------------------------------------------- NATS restarted
+
+
+async def test_nats_restarted_while_results_are_queued_each_lands_once(
+    nats_factory, database_url, simulator, make_finalized, new_nip
+):
+    """Results wait in the service (BKN down) and in JetStream while NATS is killed (-9) and
+    started again on the same store: each result is in e-Kinerja exactly once and each
+    success event is on the stream exactly once (the outbox relay resumed)."""
+    server = nats_factory().start()
+    options = dict(
+        database_url=database_url, nats_url=server.url, ekinerja_base_url=simulator.url,
+        ekinerja_timeout_s=2.0, ekinerja_backoff_base_s=0.05, ekinerja_backoff_max_s=0.3,
+        ekinerja_poll_interval_s=0.05, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
+        ekinerja_breaker_failures=1000, ekinerja_max_attempts=1000,
+    )
+    runtime, app = build(Settings(**options))
+    simulator.faults(rate_5xx=1.0)  # BKN down: results queue up here
+    async with running_app(app) as http:
+        nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        sync = SyncService(runtime, http, nc.jetstream())
+        before = [new_nip() for _ in range(4)]
+        events = {nip: make_finalized(nip) for nip in before}
+        for nip in before:
+            await sync.publish(events[nip])
+        for nip in before:
+            await sync.record_with_status(nip, "retrying")
+
+        server.kill()
+        simulator.faults(rate_5xx=0.0)  # BKN back while NATS is down: sends go on, events wait
+        await asyncio.sleep(1.0)
+        server.start()
+
+        after = [new_nip() for _ in range(4)]
+        for nip in after:
+            events[nip] = make_finalized(nip)
+
+        async def published():
+            try:
+                for nip in after:
+                    await sync.publish(events[nip])
+                return True
+            except Exception:
+                return False
+
+        await eventually(published, what="publish after the restart")
+        for nip in before + after:
+            await sync.record_with_status(nip, "acknowledged")
+        counts = simulator.records()["count_by_nip_period"]
+        assert {n: counts.get(f"{n}/2026/1-6") for n in before + after} == {n: 1 for n in before + after}
+
+        async def one_success_each():
+            found = {}
+            for nip, event in events.items():
+                kinds = [e["type"] for e in await sync.events(event.assessment_id)]
+                found[nip] = kinds.count("ekinerja.sync.succeeded")
+            return found if all(v >= 1 for v in found.values()) else None
+
+        found = await eventually(one_success_each, what="a success event per result", timeout=30)
+        assert set(found.values()) == {1}
+        await nc.close()
+
+
+# ---------------------------------------------------------------- resuming from planning
+
+
+def _roster_event(school_name: str, people: list[PersonRef], npsn: str = NPSN):
+    from kinerja_shared.events import RosterImported, SchoolRef
+
+    return RosterImported(import_id=str(uuid.uuid4()), school=SchoolRef(npsn=npsn, name=school_name, region=REGION),
+                          people=people)
+
+
+async def _publish_roster(sync: SyncService, roster, *, copies: int = 1, occurred_at=None) -> None:
+    envelope = make_envelope(roster, producer="planning", region=REGION, correlation_id=str(uuid.uuid4()))
+    if occurred_at is not None:
+        envelope = envelope.model_copy(update={"occurred_at": occurred_at})
+    for i in range(copies):
+        msg_id = envelope.event_id if i == 0 else f"{envelope.event_id}:copy{i}"
+        await sync.js.publish(envelope.subject(), envelope.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id})
+
+
+def _guru(nip: str, **changes) -> PersonRef:
+    fields = dict(nip=nip, name="Siti Rahmawati, S.Pd.", role="guru", jabatan="Guru Kelas", jenjang="Ahli Pertama",
+                  golongan="III/a", asn_status="PNS", assessor_nip=KS_NIP)
+    fields.update(changes)
+    return PersonRef(**fields)
+
+
+KS_NIP = "197204151998022001"
+KS_FIXED_NIP = "197204151998022009"
+
+
+def _ks(nip: str = KS_NIP, **changes) -> PersonRef:
+    fields = dict(nip=nip, name="Dra. Sri Wahyuni", role="kepala_sekolah", jabatan="Kepala Sekolah",
+                  jenjang="Ahli Madya", golongan="IV/a", asn_status="PNS")
+    fields.update(changes)
+    return PersonRef(**fields)
+
+
+async def test_a_roster_import_that_fixes_the_reason_resumes_parked_records(start_sync, simulator, make_finalized, new_nip):
+    """Three results parked for data the roster holds (the unit e-Kinerja does not know, the
+    assessor's missing golongan, the assessor's wrong NIP) and one parked for a reason no
+    roster fixes (the teacher's NIP unknown to SIASN). One roster import from planning,
+    delivered three times: the first three resume once each, with who resumed them in the
+    log, and land once; the fourth stays parked."""
+    sync = await start_sync()
+    unit_nip, golongan_nip, assessor_nip, teacher_nip = (new_nip() for _ in range(4))
+    simulator.faults(unknown_units=["SD Negeri Satu Cibinong"], require_golongan=True,
+                     unknown_nips=[teacher_nip, KS_NIP])
+    ks_typo = _ks(nip=KS_NIP)
+    no_golongan_ks = _ks(nip="196905121994032003", name="Drs. Ahmad Fauzi", golongan="")
+    results = {
+        unit_nip: make_finalized(unit_nip, assessor=_ks(nip="196905121994032004", name="Hj. Nur Aini")),
+        golongan_nip: make_finalized(golongan_nip, assessor=no_golongan_ks),
+        assessor_nip: make_finalized(assessor_nip, assessor=ks_typo),
+        teacher_nip: make_finalized(teacher_nip, assessor=_ks(nip="196905121994032004", name="Hj. Nur Aini")),
+    }
+    results[unit_nip] = results[unit_nip].model_copy(update={"assessor_unit": "SD Negeri Satu Cibinong"})
+    for result in results.values():
+        await sync.publish(result)
+    parked = {nip: await sync.record_with_status(nip, "parked") for nip in results}
+    assert parked[unit_nip]["responsible_actor"] == "operator_dinas" and "Unor" in parked[unit_nip]["message"]
+    assert parked[golongan_nip]["responsible_actor"] == "operator_sekolah" and "Golongan" in parked[golongan_nip]["message"]
+    assert parked[assessor_nip]["responsible_actor"] == "operator_sekolah" and "NIP penilai" in parked[assessor_nip]["message"]
+    assert parked[teacher_nip]["responsible_actor"] == "bkd"
+
+    # The fix in planning (e-Kinerja still refuses the old unit name, an ASN assessor without a
+    # golongan and the wrong NIP): the school's name as SIASN knows the unit, the golongan,
+    # the other principal's NIP corrected (same person, same name). The teacher's NIP stays.
+    roster = _roster_event("SD Negeri 1 Cibinong", [
+        _ks(nip="196905121994032004", name="Hj. Nur Aini"),
+        _ks(nip=no_golongan_ks.nip, name=no_golongan_ks.name, golongan="IV/b"),
+        _ks(nip=KS_FIXED_NIP),
+        _guru(unit_nip, assessor_nip="196905121994032004"),
+        _guru(golongan_nip, assessor_nip=no_golongan_ks.nip),
+        _guru(assessor_nip, assessor_nip=KS_FIXED_NIP),
+        _guru(teacher_nip, assessor_nip="196905121994032004", golongan="III/b"),
+    ])
+    await _publish_roster(sync, roster, copies=3)
+
+    done = {nip: await sync.record_with_status(nip, "acknowledged") for nip in (unit_nip, golongan_nip, assessor_nip)}
+    for nip, record in done.items():
+        outcomes = [a["outcome"] for a in record["attempts"]]
+        assert outcomes == ["rejected", "requeued", "acknowledged"], (nip, outcomes)
+        requeued = record["attempts"][1]
+        assert f"RosterImported {roster.import_id}" in requeued["message"]
+        assert "sebelumnya: " + parked[nip]["message"] in requeued["message"]
+    assert "penilaiUnorNama" in done[unit_nip]["attempts"][1]["message"]
+    assert "penilaiGolongan: '' -> 'IV/b'" in done[golongan_nip]["attempts"][1]["message"]
+    assert f"penilaiNipNrp: '{KS_NIP}' -> '{KS_FIXED_NIP}'" in done[assessor_nip]["attempts"][1]["message"]
+
+    stored = {r["pnsDinilaiId"]: r for r in simulator.records()["records"]}
+    counts = simulator.records()["count_by_nip_period"]
+    assert {n: counts.get(f"{n}/2026/1-6") for n in done} == {n: 1 for n in done}
+    assert stored[unit_nip]["penilaiUnorNama"] == "SD Negeri 1 Cibinong"
+    assert stored[golongan_nip]["penilaiGolongan"] == "IV/b"
+    assert stored[assessor_nip]["penilaiNipNrp"] == KS_FIXED_NIP
+
+    # Not fixed by a roster: still parked, no requeue written; and the resume is an event.
+    await asyncio.sleep(0.5)
+    still = (await sync.log(teacher_nip))["records"][0]
+    assert still["status"] == "parked" and [a["outcome"] for a in still["attempts"]] == ["rejected"]
+    kinds = [e["type"] for e in await sync.events(results[unit_nip].assessment_id)]
+    assert kinds == ["ekinerja.sync.failed", "ekinerja.sync.requeued", "ekinerja.sync.succeeded"]
+    [requeued] = [e for e in await sync.events(results[unit_nip].assessment_id) if e["type"] == "ekinerja.sync.requeued"]
+    assert requeued["payload"]["requeued_by"] == f"planning RosterImported {roster.import_id}"
+    assert requeued["payload"]["previous_message"] == parked[unit_nip]["message"]
+
+
+async def test_a_roster_makes_an_unmappable_result_sendable_but_an_older_roster_does_not(
+    sync, simulator, make_finalized, new_nip
+):
+    nip = new_nip()
+    event = make_finalized(teacher=_guru(nip, jenjang="Ahli Pratama"))  # a typo in the roster
+    await sync.publish(event)
+    parked = await sync.record_with_status(nip, "parked")
+    assert [a["outcome"] for a in parked["attempts"]] == ["not_sent"]
+
+    fixed = _roster_event("SD Negeri 1 Cibinong", [_ks(), _guru(nip)])
+    # A roster imported before the result was finalized is older than its data: ignored.
+    await _publish_roster(sync, fixed, occurred_at=event.finalized_at.replace(year=2025))
+    await asyncio.sleep(1.0)
+    assert (await sync.log(nip))["records"][0]["status"] == "parked"
+
+    await _publish_roster(sync, _roster_event("SD Negeri 1 Cibinong", [_ks(), _guru(nip)]))
+    done = await sync.record_with_status(nip, "acknowledged")
+    assert [a["outcome"] for a in done["attempts"]] == ["not_sent", "requeued", "acknowledged"]
+    assert "koefisienId: None -> '1'" in done["attempts"][1]["message"]
+    assert simulator.records()["count_by_nip_period"] == {f"{nip}/2026/1-6": 1}
+
+
+# ---------------------------------------------------------------- the district's log
+
+
+async def test_district_log_pages_counts_and_access(sync, simulator, make_finalized, new_nip):
+    nips = [new_nip() for _ in range(3)]
+    parked = new_nip()
+    simulator.faults(unknown_nips=[parked])
+    for nip in [*nips, parked]:
+        await sync.publish(make_finalized(nip))
+    for nip in nips:
+        await sync.record_with_status(nip, "acknowledged")
+    await sync.record_with_status(parked, "parked")
+    await sync.publish(make_finalized(new_nip()), region="030100")  # another district
+
+    seen, before = [], None
+    while True:
+        params = {"limit": 3, **({"before": before} if before else {})}
+        r = await sync.http.get(f"/v1/sync-log/districts/{REGION}", params=params, headers=DINAS)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen += [x["teacher_nip"] for x in body["records"]]
+        before = body["next_before"]
+        if before is None:
+            break
+    assert sorted(seen) == sorted([*nips, parked])  # each once, none of the other district
+    assert body["counts"] == {"acknowledged": 3, "parked": 1}
+    r = await sync.http.get(f"/v1/sync-log/districts/{REGION}", params={"status": "parked"}, headers=DINAS)
+    [record] = r.json()["records"]
+    assert record["teacher_nip"] == parked and record["responsible_actor"] == "bkd"
+    assert record["attempts"][0]["message"] == "NIP tidak ditemukan di SIASN" and record["attempts"][0]["at"]
+    province = await sync.http.get("/v1/sync-log/districts/020000", headers=bearer("dinas", region="020000"))
+    assert province.status_code == 200 and len(province.json()["records"]) == 4
+
+    for path, headers, code, status in [
+        (f"/v1/sync-log/districts/{REGION}", bearer("kepala_sekolah", npsn=NPSN), "akses_log_sinkronisasi_ditolak", 403),
+        (f"/v1/sync-log/districts/{REGION}", bearer("dinas", region="030100"), "akses_log_sinkronisasi_ditolak", 403),
+        ("/v1/sync-log/districts/02050", DINAS, "wilayah_tidak_valid", 400),
+        (f"/v1/sync-log/districts/{REGION}?status=hilang", DINAS, "status_tidak_dikenal", 400),
+        (f"/v1/sync-log/districts/{REGION}?before=kemarin", DINAS, "kursor_tidak_valid", 400),
+    ]:
+        r = await sync.http.get(path, headers=headers)
+        assert r.status_code == status and r.json()["error"]["code"] == code, (path, r.text)
+        assert r.json()["error"]["message"]

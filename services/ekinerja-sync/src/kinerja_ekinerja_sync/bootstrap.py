@@ -9,7 +9,8 @@ from kinerja_shared.runtime import ServiceRuntime, serve
 from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, HttpEkinerjaClient
 from kinerja_ekinerja_sync.adapters.tables import TABLES
 from kinerja_ekinerja_sync.entrypoints import http
-from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS
+from kinerja_ekinerja_sync.entrypoints.batch_consumer import BatchedEventConsumer
+from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS, ROSTER_CONSUMER, ROSTER_HANDLERS
 from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
 from kinerja_ekinerja_sync.service_layer.reconciliation import ScheduledReconciliation
 from kinerja_ekinerja_sync.service_layer.sync import SyncWorker
@@ -34,7 +35,14 @@ def make_client(settings: Settings) -> HttpEkinerjaClient:
 def build(settings: Settings | None = None, client: EkinerjaClient | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
-    runtime.add_consumer(ASSESSMENT_CONSUMER, HANDLERS)
+    # Final results are taken in batches, one transaction each (see entrypoints/batch_consumer.py).
+    consumer = BatchedEventConsumer(
+        ASSESSMENT_CONSUMER, HANDLERS, runtime.uow, settings, fetch_timeout_s=settings.ekinerja_consumer_fetch_timeout_s
+    )
+    consumer.use_jetstream(lambda: runtime.broker.connection.jetstream())
+    runtime.consumers.append(consumer)  # declared at start-up like the others
+    runtime.add_background(consumer.run)
+    runtime.add_consumer(ROSTER_CONSUMER, ROSTER_HANDLERS)
     worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
     runtime.add_background(worker.run)
     runtime.worker = worker  # type: ignore[attr-defined]

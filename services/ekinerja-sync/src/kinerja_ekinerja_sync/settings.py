@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     ekinerja_backoff_max_s: float = Field(60.0, ge=0)
     # How often the worker looks for due records when it found none.
     ekinerja_poll_interval_s: float = Field(0.5, gt=0)
+    # Final results are pulled in batches (up to consumer_batch_size, one transaction each);
+    # how long one fetch waits for the first message.
+    ekinerja_consumer_fetch_timeout_s: float = Field(0.5, gt=0)
     # Records claimed per round, and how many are sent at once.
     ekinerja_batch_size: int = Field(20, ge=1)
     ekinerja_concurrency: int = Field(4, ge=1)

@@ -41,6 +41,9 @@ class SyncRecord(SQLModel, table=True):
     last_http_status: int | None = None
     responsible_actor: str | None = Field(default=None, max_length=32)
     source_event_id: str = Field(max_length=64)
+    # The result as finalized (FinalResult fields + finalized_at, JSON): re-mapped when a roster
+    # import fixes what the record was parked for (domain/resume.py).
+    result_snapshot: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 

@@ -145,3 +145,16 @@ def already_stored(history: list[dict[str, Any]], payload: dict[str, Any]) -> st
         if all(record.get(f) == payload.get(f) for f in SAME_RECORD_FIELDS) and record.get("id"):
             return str(record["id"])
     return None
+
+
+PERIOD_FIELDS = ("pnsDinilaiId", "tahun", "bulanMulaiPenilaian", "bulanSelesaiPenilaian")
+
+
+def same_period_record(history: list[dict[str, Any]], payload: dict[str, Any]) -> str | None:
+    """The id of a record e-Kinerja holds for the same NIP and period, whatever its values.
+    A correction whose older version may have been stored (an ambiguous failure, never
+    acknowledged) updates that record instead of adding a second one."""
+    for record in history:
+        if record.get("id") and all(record.get(f) == payload.get(f) for f in PERIOD_FIELDS):
+            return str(record["id"])
+    return None

@@ -17,6 +17,9 @@ Kind = Literal["acknowledged", "retry", "parked"]
 
 # Known rejections that retrying cannot fix: a fragment of BKN's message -> who must act.
 KNOWN_REJECTIONS: list[tuple[str, str]] = [
+    # The assessor's NIP or golongan as the roster holds them: the school's operator fixes them.
+    ("nip penilai", "operator_sekolah"),
+    ("golongan", "operator_sekolah"),
     ("nip tidak ditemukan", "bkd"),
     ("skp organisasi belum dibuat", "operator_sekolah"),
     ("unor", "operator_dinas"),

@@ -21,6 +21,16 @@ async def school_sync_log(npsn: str, request: Request, principal: CurrentPrincip
     return await queries.school_log(request.app.state.runtime.uow, principal, npsn)
 
 
+@router.get("/sync-log/districts/{region}", summary="Log Sinkronisasi of a district (or a province: xx0000)")
+async def district_sync_log(
+    region: str, request: Request, principal: CurrentPrincipal,
+    status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
+    limit: int = Query(200, ge=1, le=1000),
+    before: str | None = Query(None, description="next_before of the previous page"),
+) -> dict:
+    return await queries.district_log(request.app.state.runtime.uow, principal, region, status, limit, before)
+
+
 @router.get("/sync-records", summary="Sync records by status, for operators (dinas)")
 async def sync_records(
     request: Request,

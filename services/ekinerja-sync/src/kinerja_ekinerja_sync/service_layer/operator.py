@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError, Forbidden
+from kinerja_shared.events.contracts import EkinerjaSyncRequeued
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
@@ -50,15 +51,24 @@ async def requeue_parked(uow_factory: UnitOfWorkFactory, principal: Principal, a
                 "Data penilaian ini tidak dapat dipetakan ke e-Kinerja; perbaiki datanya lalu finalisasi ulang.",
                 "This result cannot be mapped; fix the data and finalize again.", status_code=409,
             )
-        who = principal.nip or principal.sub
+        who = f"{principal.role} {principal.nip or principal.sub}"
+        previous = record.last_message
         uow.session.add(SyncAttempt(
             record_id=record.id, attempt=record.attempt_count, at=now, outcome=REQUEUED,
-            message=f"Dikirim ulang oleh {principal.role} {who}; sebelumnya: {record.last_message or '-'}",
+            message=f"Dikirim ulang oleh {who}; sebelumnya: {previous or '-'}",
             responsible_actor=None,
         ))
         record.status, record.next_attempt_at, record.updated_at = model.PENDING, now, now
         record.responsible_actor = None
         uow.session.add(record)
+        uow.publish(
+            EkinerjaSyncRequeued(
+                assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                teacher_nip=record.teacher_nip, school_npsn=record.school_npsn, attempt=record.attempt_count,
+                requeued_by=who, message=f"Dikirim ulang oleh {who}", previous_message=previous, requeued_at=now,
+            ),
+            region=record.region,
+        )
         await uow.commit()
         return (await _with_attempts(uow.session, [record]))[0]
 

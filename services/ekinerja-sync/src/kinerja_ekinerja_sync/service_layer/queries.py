@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import and_, col, or_, select
 
 from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError, Forbidden
@@ -91,6 +93,68 @@ async def school_log(uow_factory: UnitOfWorkFactory, principal: Principal, npsn:
         ).all()
         records = [r for r in records if _in_region(principal, r.region)]
         return {"school_npsn": npsn, "records": await _with_attempts(uow.session, records)}
+
+
+def _check_region(region: str) -> None:
+    if len(region) != 6 or not region.isdigit():
+        raise AppError("wilayah_tidak_valid", "Kode wilayah harus 6 digit angka.", "A region code is 6 digits.",
+                       status_code=400)
+
+
+async def district_log(
+    uow_factory: UnitOfWorkFactory, principal: Principal, region: str, status: str | None, limit: int,
+    before: str | None = None,
+) -> dict[str, Any]:
+    """A district's (or, for xx0000, a province's) sync log, newest change first, paged by
+    ``before`` (the ``next_before`` of the previous page)."""
+    _check_region(region)
+    if principal.role not in DINAS_ROLES:
+        raise _forbidden("Hanya dinas yang dapat melihat log sinkronisasi wilayah.",
+                         "Only the dinas may read a district's sync log.")
+    if not _in_region(principal, region):
+        raise _forbidden("Wilayah ini di luar wilayah Anda.", "This region is outside yours.")
+    if status is not None and status not in model.STATUSES:
+        raise AppError(
+            "status_tidak_dikenal", f"Status '{status}' tidak dikenal.", f"Unknown status '{status}'.",
+            status_code=400, details={"allowed": list(model.STATUSES)},
+        )
+    cursor = None
+    if before is not None:
+        # "<updated_at ISO>|<record id>": many records share one updated_at (outcomes are
+        # written in batches), so the id breaks ties.
+        at, _, record_id = before.partition("|")
+        try:
+            cursor = (datetime.fromisoformat(at), record_id)
+        except ValueError:
+            raise AppError("kursor_tidak_valid", "Parameter 'before' harus waktu ISO 8601 dari halaman sebelumnya.",
+                           "'before' must be the ISO 8601 time of the previous page.", status_code=400) from None
+    async with uow_factory() as uow:
+        query = select(SyncRecord).order_by(col(SyncRecord.updated_at).desc(), col(SyncRecord.id).desc()).limit(limit)
+        if region.endswith("0000"):
+            query = query.where(col(SyncRecord.region).startswith(region[:2]))
+        else:
+            query = query.where(SyncRecord.region == region)
+        if status is not None:
+            query = query.where(SyncRecord.status == status)
+        if cursor is not None:
+            query = query.where(or_(
+                col(SyncRecord.updated_at) < cursor[0],
+                and_(col(SyncRecord.updated_at) == cursor[0], col(SyncRecord.id) < cursor[1]),
+            ))
+        records = (await uow.session.exec(query)).all()
+        by_status: dict[str, int] = {}
+        count_query = select(SyncRecord.status, func.count()).group_by(SyncRecord.status)
+        count_query = (count_query.where(col(SyncRecord.region).startswith(region[:2])) if region.endswith("0000")
+                       else count_query.where(SyncRecord.region == region))
+        for name, n in (await uow.session.exec(count_query)).all():
+            by_status[name] = n
+        return {
+            "region": region,
+            "status": status,
+            "counts": by_status,
+            "records": await _with_attempts(uow.session, records),
+            "next_before": f"{records[-1].updated_at.isoformat()}|{records[-1].id}" if len(records) == limit else None,
+        }
 
 
 async def records_by_status(

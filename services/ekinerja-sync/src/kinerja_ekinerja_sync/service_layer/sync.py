@@ -37,14 +37,17 @@ from kinerja_ekinerja_sync.domain.mapping import (
     FinalResult,
     already_stored,
     in_scope,
+    same_period_record,
     to_kinerja_periodik,
 )
+from kinerja_ekinerja_sync.domain.resume import snapshot
 from kinerja_ekinerja_sync.domain.outcomes import (
     Outcome,
     classify_response,
     classify_unreachable,
     retry_delay_s,
 )
+from kinerja_ekinerja_sync.service_layer.operator import attempts_this_round
 from kinerja_ekinerja_sync.settings import Settings
 
 log = get_logger(__name__)
@@ -86,14 +89,10 @@ async def record_final_result(uow: UnitOfWork, event: AssessmentFinalized, envel
     """Record one finalized assessment version to be sent. Never commits (the consumer does,
     with its inbox row). Applying the same version twice changes nothing."""
     session = uow.session
-    existing = (
-        await session.exec(
-            select(SyncRecord).where(
-                SyncRecord.assessment_id == event.assessment_id,
-                SyncRecord.assessment_version == event.assessment_version,
-            )
-        )
-    ).first()
+    versions = (
+        await session.exec(select(SyncRecord).where(SyncRecord.assessment_id == event.assessment_id))
+    ).all()
+    existing = next((r for r in versions if r.assessment_version == event.assessment_version), None)
     if existing is not None:
         return existing
     now = _now()
@@ -110,15 +109,10 @@ async def record_final_result(uow: UnitOfWork, event: AssessmentFinalized, envel
         next_attempt_at=now,
         source_event_id=envelope.event_id,
     )
-    newer = (
-        await session.exec(
-            select(SyncRecord).where(
-                SyncRecord.assessment_id == event.assessment_id,
-                SyncRecord.assessment_version > event.assessment_version,
-            )
-        )
-    ).first()
+    newer = max((r for r in versions if r.assessment_version > event.assessment_version),
+                key=lambda r: r.assessment_version, default=None)
     result = final_result_from(event)
+    record.result_snapshot = json.dumps({**snapshot(result), "finalized_at": event.finalized_at.isoformat()})
     if newer is not None:  # arrived late: a correction already took over
         record.status, record.next_attempt_at = model.SUPERSEDED, None
         record.last_message = f"Digantikan oleh versi {newer.assessment_version}"
@@ -150,7 +144,7 @@ async def _park_unmappable(uow: UnitOfWork, record: SyncRecord, problem: CannotM
             assessment_id=record.assessment_id, assessment_version=record.assessment_version,
             teacher_nip=record.teacher_nip, school_npsn=record.school_npsn, attempt=0,
             status="parked", http_status=None, message=problem.message,
-            responsible_actor=problem.responsible_actor, failed_at=now,
+            responsible_actor=problem.responsible_actor, failed_at=now, outcome="not_sent",
         ),
         region=record.region,
     )
@@ -165,10 +159,20 @@ class Claim:
     attempt: int
     payload: dict[str, Any]
     check_first: bool
+    # An older version of this assessment may be stored in e-Kinerja although it was never
+    # acknowledged: a record for the same NIP and period is that one, to be updated.
+    adopt_period_record: bool = False
 
 
 class SyncWorker:
-    """Sends due records to e-Kinerja; run it as a background task of the runtime."""
+    """Sends due records to e-Kinerja; run it as a background task of the runtime.
+
+    A pipeline rather than rounds: up to ``ekinerja_concurrency`` calls are in flight, a free
+    slot is filled at once (one slow call or timeout does not hold the others back), and the
+    outcomes are written by one writer task, many per transaction (SQLite has one writer: a
+    transaction per outcome made the calls wait on the database lock, see bench/sync.py)."""
+
+    OUTCOMES_PER_TRANSACTION = 200
 
     def __init__(
         self,
@@ -183,40 +187,103 @@ class SyncWorker:
         self.rng = rng or random.Random()
         # A claimed record comes back to the pool when its lease passes (worker died).
         self.lease = timedelta(seconds=settings.ekinerja_timeout_s * 4 + 5)
-        self._slots = asyncio.Semaphore(settings.ekinerja_concurrency)
         self.breaker = CircuitBreaker(settings.ekinerja_breaker_failures, settings.ekinerja_breaker_open_s)
         self.bucket = TokenBucket(settings.ekinerja_rate_limit_per_s, settings.ekinerja_rate_limit_burst)
+        self._outcomes: asyncio.Queue[tuple[Claim, Outcome]] = asyncio.Queue()
+        self._claim_at = max(1, settings.ekinerja_concurrency // 2)
 
     async def run(self) -> None:
         log.info("sync.worker_started", ekinerja=str(self.settings.ekinerja_base_url))
+        writer = asyncio.create_task(self._write_outcomes(), name="ekinerja-sync-outcomes")
+        in_flight: set[asyncio.Task] = set()
         try:
             while True:
-                try:
-                    handled = await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database away for a moment: try again later
-                    log.warning("sync.worker_round_failed", error=f"{type(exc).__name__}: {exc}")
-                    handled = 0
-                if handled == 0:
+                free = self.settings.ekinerja_concurrency - len(in_flight)
+                started = 0
+                # Claim when half the slots are free (or none is busy): one claim transaction
+                # for many records, not one per freed slot.
+                if free > 0 and (free >= self._claim_at or not in_flight):
+                    try:
+                        claims = await self._claim_for_slots(free)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the database away for a moment: try again later
+                        log.warning("sync.worker_round_failed", error=f"{type(exc).__name__}: {exc}")
+                        claims = []
+                    for claim in claims:
+                        task = asyncio.create_task(self._send_and_queue(claim))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    started = len(claims)
+                if started and self.settings.ekinerja_concurrency - len(in_flight) >= self._claim_at:
+                    await asyncio.sleep(0)  # more may be due: claim again right away
+                elif in_flight:
+                    # Wake when a slot frees, or after the poll interval (new records, retries due).
+                    await asyncio.wait(in_flight, timeout=self.settings.ekinerja_poll_interval_s,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                else:
                     await asyncio.sleep(self.settings.ekinerja_poll_interval_s)
         finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
             await self.client.aclose()
 
-    async def run_once(self) -> int:
-        """One round: claim due records, send them, record the outcomes. Returns how many."""
+    async def _claim_for_slots(self, free: int) -> list[Claim]:
         allowed = self.breaker.allowed()
         BREAKER_STATE.set(_STATE_VALUE[self.breaker.state])
         if allowed == 0:  # open (or a probe is out): leave BKN alone
-            return 0
+            return []
         if allowed == 1:
             self.breaker.start_probe()
             log.info("sync.breaker_probe")
-        claims = await self.claim_due(limit=allowed)
+        claims = await self.claim_due(limit=1 if allowed == 1 else min(free, self.settings.ekinerja_batch_size))
         if allowed == 1 and not claims:
             self.breaker.probe_in_flight = False  # nothing due to probe with: try next round
-        await asyncio.gather(*(self._process(claim) for claim in claims))
+        return claims
+
+    async def run_once(self) -> int:
+        """One round (tests, operator tools): claim due records, send them, write the outcomes."""
+        claims = await self._claim_for_slots(self.settings.ekinerja_batch_size)
+        outcomes = await asyncio.gather(*(self._send_and_judge(claim) for claim in claims))
+        await self.record_outcomes(list(zip(claims, outcomes, strict=True)))
         return len(claims)
+
+    async def _send_and_queue(self, claim: Claim) -> None:
+        outcome = await self._send_and_judge(claim)
+        self._outcomes.put_nowait((claim, outcome))
+
+    async def _send_and_judge(self, claim: Claim) -> Outcome:
+        outcome = await self.send(claim)
+        was_open = self.breaker.times_opened
+        self.breaker.record(outcome.outcome)
+        BKN_CALLS.labels(outcome.outcome).inc()
+        if self.breaker.times_opened != was_open:
+            BREAKER_OPENED.inc()
+            log.warning("sync.breaker_opened", after=outcome.outcome, open_s=self.breaker.open_s)
+        BREAKER_STATE.set(_STATE_VALUE[self.breaker.state])
+        return outcome
+
+    async def _write_outcomes(self) -> None:
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < self.OUTCOMES_PER_TRANSACTION and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            for delay in (0.1, 0.5, 2.0, None):
+                try:
+                    await self.record_outcomes(batch)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Not written: the records stay "sending" until their lease passes, then
+                    # they are read first and never sent twice. Try a few times before that.
+                    log.warning("sync.outcomes_not_written", count=len(batch), error=f"{type(exc).__name__}: {exc}")
+                    if delay is None:
+                        break
+                    await asyncio.sleep(delay)
 
     async def claim_due(self, limit: int | None = None) -> list[Claim]:
         now = _now()
@@ -232,22 +299,26 @@ class SyncWorker:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            if not rows:
+                return claims
+            # Every other version of these assessments, in one query.
+            others: dict[str, list[SyncRecord]] = {}
+            for other in (
+                await session.exec(
+                    select(SyncRecord).where(SyncRecord.assessment_id.in_({r.assessment_id for r in rows}))  # type: ignore[attr-defined]
+                )
+            ).all():
+                others.setdefault(other.assessment_id, []).append(other)
             for record in rows:
-                claim = await self._claim(session, record, now)
+                older = [o for o in others.get(record.assessment_id, []) if o.assessment_version < record.assessment_version]
+                claim = await self._claim(uow, record, older, now)
                 if claim is not None:
                     claims.append(claim)
             await uow.commit()
         return claims
 
-    async def _claim(self, session, record: SyncRecord, now: datetime) -> Claim | None:
-        older = (
-            await session.exec(
-                select(SyncRecord).where(
-                    SyncRecord.assessment_id == record.assessment_id,
-                    SyncRecord.assessment_version < record.assessment_version,
-                )
-            )
-        ).all()
+    async def _claim(self, uow: UnitOfWork, record: SyncRecord, older: list[SyncRecord], now: datetime) -> Claim | None:
+        session = uow.session
         if any(o.status == model.SENDING for o in older):
             # An older version is in flight: wait for its answer, then update its record.
             record.next_attempt_at = now + timedelta(seconds=self.settings.ekinerja_poll_interval_s)
@@ -262,6 +333,8 @@ class SyncWorker:
         acknowledged = [o for o in older if o.ekinerja_record_id]
         if acknowledged:  # a correction updates e-Kinerja's record instead of adding one
             payload["id"] = max(acknowledged, key=lambda o: o.assessment_version).ekinerja_record_id
+        # An older version that failed ambiguously may be in e-Kinerja unacknowledged: read first.
+        adopt = not acknowledged and any(o.ambiguous for o in older)
         # Compare-and-set: only one replica moves the record on. On PostgreSQL the row is
         # already locked (SKIP LOCKED); on SQLite the SELECT ran outside the write lock, so
         # another process may have claimed it meanwhile.
@@ -285,25 +358,21 @@ class SyncWorker:
             return None
         if record.status == model.SENDING:
             # The lease passed without an answer: the worker that held it died mid-call.
+            message = "Percobaan terputus tanpa jawaban; diperiksa ulang sebelum kirim ulang"
             session.add(SyncAttempt(
                 record_id=record.id, attempt=record.attempt_count, at=now, outcome="interrupted",
-                message="Percobaan terputus tanpa jawaban; diperiksa ulang sebelum kirim ulang",
-                responsible_actor="sistem",
+                message=message, responsible_actor="sistem",
             ))
+            uow.causation_id = record.source_event_id
+            uow.publish(EkinerjaSyncFailed(
+                assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                teacher_nip=record.teacher_nip, school_npsn=record.school_npsn, attempt=record.attempt_count,
+                status="retrying", http_status=None, message=message, responsible_actor="sistem",
+                failed_at=now, outcome="interrupted",
+            ), region=record.region)
         # record.ambiguous is the value read before the claim: was an earlier try maybe stored?
-        return Claim(record.id, record.teacher_nip, record.attempt_count + 1, payload, record.ambiguous)
-
-    async def _process(self, claim: Claim) -> None:
-        async with self._slots:
-            outcome = await self.send(claim)
-        was_open = self.breaker.times_opened
-        self.breaker.record(outcome.outcome)
-        BKN_CALLS.labels(outcome.outcome).inc()
-        if self.breaker.times_opened != was_open:
-            BREAKER_OPENED.inc()
-            log.warning("sync.breaker_opened", after=outcome.outcome, open_s=self.breaker.open_s)
-        BREAKER_STATE.set(_STATE_VALUE[self.breaker.state])
-        await self.record_outcome(claim, outcome)
+        return Claim(record.id, record.teacher_nip, record.attempt_count + 1, payload,
+                     record.ambiguous or adopt, adopt_period_record=adopt)
 
     async def send(self, claim: Claim) -> Outcome:
         try:
@@ -319,6 +388,9 @@ class SyncWorker:
                             "Sudah tersimpan di e-Kinerja (ditemukan sebelum kirim ulang)",
                             ekinerja_record_id=found,
                         )
+                    earlier = same_period_record(data if isinstance(data, list) else [], claim.payload)
+                    if claim.adopt_period_record and earlier and "id" not in claim.payload:
+                        claim = replace(claim, payload={**claim.payload, "id": earlier})
                 else:
                     checked = classify_response(history.status, history.message, history.retry_after)
                     # Still unknown whether the earlier try was stored.
@@ -330,74 +402,91 @@ class SyncWorker:
             return classify_unreachable(exc.kind, exc.detail)
 
     async def record_outcome(self, claim: Claim, outcome: Outcome) -> None:
+        await self.record_outcomes([(claim, outcome)])
+
+    async def record_outcomes(self, batch: list[tuple[Claim, Outcome]]) -> None:
+        """Write the outcomes of many calls in one transaction: each its attempt row, its
+        record's new state and its event (outbox)."""
+        if not batch:
+            return
         now = _now()
         async with self.uow() as uow:
-            record = await uow.session.get(SyncRecord, claim.record_id)
-            if record is None:  # pragma: no cover - records are never deleted
-                return
-            uow.causation_id = record.source_event_id
-            uow.session.add(SyncAttempt(
-                record_id=record.id, attempt=claim.attempt, at=now, outcome=outcome.outcome,
-                http_status=outcome.http_status, message=outcome.message,
-                responsible_actor=outcome.responsible_actor,
-            ))
-            record.last_http_status = outcome.http_status
-            record.updated_at = now
-            still_ours = record.status == model.SENDING and record.attempt_count == claim.attempt
-            if outcome.kind == "acknowledged":
-                record.ekinerja_record_id = outcome.ekinerja_record_id
-                record.ambiguous = False
-                record.last_message, record.responsible_actor = outcome.message, None
-                if still_ours:
-                    record.status, record.next_attempt_at = model.ACKNOWLEDGED, None
-                uow.publish(
-                    EkinerjaSyncSucceeded(
-                        assessment_id=record.assessment_id, assessment_version=record.assessment_version,
-                        teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
-                        attempt=claim.attempt, ekinerja_record_id=outcome.ekinerja_record_id or "",
-                        synced_at=now,
-                    ),
-                    region=record.region,
-                )
-                log.info("sync.acknowledged", assessment_id=record.assessment_id, attempt=claim.attempt,
-                         how=outcome.outcome)
-            else:
-                message, actor = outcome.message, outcome.responsible_actor or "sistem"
-                exhausted = outcome.kind == "retry" and claim.attempt >= self.settings.ekinerja_max_attempts
-                if exhausted:  # count only this round when an operator re-queued it
-                    from kinerja_ekinerja_sync.service_layer.operator import attempts_this_round
-
-                    this_round = await attempts_this_round(uow.session, record.id, claim.attempt)
-                    exhausted = this_round >= self.settings.ekinerja_max_attempts
-                if exhausted:
-                    message = f"Gagal setelah {claim.attempt} percobaan: {outcome.message}"
-                    actor = "sistem"
-                parked = outcome.kind == "parked" or exhausted
-                record.ambiguous = outcome.ambiguous
-                record.last_message, record.responsible_actor = message, actor
-                if still_ours:
-                    if parked:
-                        record.status, record.next_attempt_at = model.PARKED, None
-                    else:
-                        delay = retry_delay_s(
-                            outcome, claim.attempt, self.settings.ekinerja_backoff_base_s,
-                            self.settings.ekinerja_backoff_max_s, self.rng,
-                        )
-                        record.status = model.RETRYING
-                        record.next_attempt_at = now + timedelta(seconds=delay)
-                uow.publish(
-                    EkinerjaSyncFailed(
-                        assessment_id=record.assessment_id, assessment_version=record.assessment_version,
-                        teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
-                        attempt=claim.attempt, status="parked" if parked else "retrying",
-                        http_status=outcome.http_status, message=message,
-                        responsible_actor=actor,  # type: ignore[arg-type]
-                        failed_at=now,
-                    ),
-                    region=record.region,
-                )
-                log.warning("sync.failed", assessment_id=record.assessment_id, attempt=claim.attempt,
-                            outcome=outcome.outcome, http_status=outcome.http_status,
-                            parked=parked, actor=actor)
-            uow.session.add(record)
+            ids = {claim.record_id for claim, _ in batch}
+            records = {
+                r.id: r for r in (
+                    await uow.session.exec(select(SyncRecord).where(SyncRecord.id.in_(ids)))  # type: ignore[attr-defined]
+                ).all()
+            }
+            for claim, outcome in batch:
+                record = records.get(claim.record_id)
+                if record is None:  # pragma: no cover - records are never deleted
+                    continue
+                await self._apply_outcome(uow, record, claim, outcome, now)
             await uow.commit()
+
+    async def _apply_outcome(self, uow: UnitOfWork, record: SyncRecord, claim: Claim, outcome: Outcome,
+                             now: datetime) -> None:
+        # The events of this record are caused by the finalized event that created it.
+        uow.causation_id = record.source_event_id
+        uow.session.add(SyncAttempt(
+            record_id=record.id, attempt=claim.attempt, at=now, outcome=outcome.outcome,
+            http_status=outcome.http_status, message=outcome.message,
+            responsible_actor=outcome.responsible_actor,
+        ))
+        record.last_http_status = outcome.http_status
+        record.updated_at = now
+        still_ours = record.status == model.SENDING and record.attempt_count == claim.attempt
+        if outcome.kind == "acknowledged":
+            record.ekinerja_record_id = outcome.ekinerja_record_id
+            record.ambiguous = False
+            record.last_message, record.responsible_actor = outcome.message, None
+            if still_ours:
+                record.status, record.next_attempt_at = model.ACKNOWLEDGED, None
+            uow.publish(
+                EkinerjaSyncSucceeded(
+                    assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                    teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
+                    attempt=claim.attempt, ekinerja_record_id=outcome.ekinerja_record_id or "",
+                    synced_at=now, outcome=outcome.outcome,
+                ),
+                region=record.region,
+            )
+            log.info("sync.acknowledged", assessment_id=record.assessment_id, attempt=claim.attempt,
+                     how=outcome.outcome)
+        else:
+            message, actor = outcome.message, outcome.responsible_actor or "sistem"
+            exhausted = outcome.kind == "retry" and claim.attempt >= self.settings.ekinerja_max_attempts
+            if exhausted:  # count only this round when an operator re-queued it
+                this_round = await attempts_this_round(uow.session, record.id, claim.attempt)
+                exhausted = this_round >= self.settings.ekinerja_max_attempts
+            if exhausted:
+                message = f"Gagal setelah {claim.attempt} percobaan: {outcome.message}"
+                actor = "sistem"
+            parked = outcome.kind == "parked" or exhausted
+            record.ambiguous = outcome.ambiguous
+            record.last_message, record.responsible_actor = message, actor
+            if still_ours:
+                if parked:
+                    record.status, record.next_attempt_at = model.PARKED, None
+                else:
+                    delay = retry_delay_s(
+                        outcome, claim.attempt, self.settings.ekinerja_backoff_base_s,
+                        self.settings.ekinerja_backoff_max_s, self.rng,
+                    )
+                    record.status = model.RETRYING
+                    record.next_attempt_at = now + timedelta(seconds=delay)
+            uow.publish(
+                EkinerjaSyncFailed(
+                    assessment_id=record.assessment_id, assessment_version=record.assessment_version,
+                    teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
+                    attempt=claim.attempt, status="parked" if parked else "retrying",
+                    http_status=outcome.http_status, message=message,
+                    responsible_actor=actor,  # type: ignore[arg-type]
+                    failed_at=now, outcome=outcome.outcome,
+                ),
+                region=record.region,
+            )
+            log.warning("sync.failed", assessment_id=record.assessment_id, attempt=claim.attempt,
+                        outcome=outcome.outcome, http_status=outcome.http_status,
+                        parked=parked, actor=actor)
+        uow.session.add(record)
