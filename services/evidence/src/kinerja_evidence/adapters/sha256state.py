@@ -24,7 +24,7 @@ def _load():
         for fn in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
             getattr(lib, fn).restype = ctypes.c_int
         lib.SHA256_Init.argtypes = [ctypes.c_void_p]
-        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
         lib.SHA256_Final.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     except (OSError, AttributeError):
         return None
@@ -47,8 +47,10 @@ class ResumableSha256:
                 raise ValueError("state SHA-256 tidak valid")
             self._ctx = ctypes.create_string_buffer(bytes(state), CTX_SIZE)
 
-    def update(self, data: bytes) -> None:
-        _LIB.SHA256_Update(self._ctx, data, len(data))  # type: ignore[union-attr]
+    def update(self, data: bytes | bytearray) -> None:
+        # A bytearray is hashed in place (no copy of a part's megabytes).
+        buffer = (ctypes.c_char * len(data)).from_buffer(data) if isinstance(data, bytearray) else bytes(data)
+        _LIB.SHA256_Update(self._ctx, buffer, len(data))  # type: ignore[union-attr]
 
     def state(self) -> bytes:
         return self._ctx.raw

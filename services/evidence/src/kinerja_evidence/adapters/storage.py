@@ -104,6 +104,25 @@ class RangedObject(io.RawIOBase):
         return len(data)
 
 
+KNOWN_PAYLOAD_SHA256 = "x-amz-content-sha256"
+
+
+class _Minio(Minio):
+    """The SDK signs every plain-HTTP request with the SHA-256 of its body, hashing it again.
+    For a part whose SHA-256 the service has just verified, that same value is the payload
+    hash: pass it in and the SDK signs with it instead of hashing the part a second time
+    (the store still checks it against the bytes). Anything else: the SDK's own behaviour."""
+
+    def _build_headers(self, host, headers=None, body=None, creds=None):  # type: ignore[override]
+        known = (headers or {}).pop(KNOWN_PAYLOAD_SHA256, None)
+        if known is None or body is None or not creds or self._base_url.is_https:
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)
+        built["Content-Length"] = str(len(body))
+        built[KNOWN_PAYLOAD_SHA256] = known
+        return built, date
+
+
 class ObjectStorage:
     def __init__(
         self,
@@ -130,7 +149,7 @@ class ObjectStorage:
                 total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
             ),
         )
-        self.client = Minio(
+        self.client = _Minio(
             endpoint,
             access_key=access_key or None,
             secret_key=secret_key or None,
@@ -218,9 +237,13 @@ class ObjectStorage:
             self.client._create_multipart_upload, self.bucket, key, {"Content-Type": content_type}
         )
 
-    async def put_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> str:
+    async def put_part(
+        self, key: str, upload_id: str, part_number: int, data: bytes | bytearray, sha256: str | None = None
+    ) -> str:
+        """``sha256``: the part's verified SHA-256 (hex), reused to sign the request."""
+        headers = {KNOWN_PAYLOAD_SHA256: sha256} if sha256 else None
         return await self._run(
-            self.client._upload_part, self.bucket, key, data, None, upload_id, part_number
+            self.client._upload_part, self.bucket, key, data, headers, upload_id, part_number
         )
 
     async def complete_multipart(self, key: str, upload_id: str, etags: list[tuple[int, str]]) -> None:

@@ -208,7 +208,7 @@ async def start_upload(request: Request, principal: CurrentPrincipal, body: Star
                                body.content_type, body.sha256, body.mode),
         ctx.upload_config,
     )
-    view = _upload_view(resumable.UploadState(session, []))
+    view = _upload_view(resumable.UploadState(session))
     if url:
         view["upload_url"] = url
         view["upload_url_expires_in_s"] = ctx.settings.upload_presign_put_ttl_s
@@ -281,8 +281,8 @@ def _upload_view(state: resumable.UploadState) -> dict:
         "size_bytes": s.size_bytes,
         "part_size": s.part_size,
         "parts_total": s.parts_total,
-        "parts_received": [p.part_number for p in state.parts],
-        "offset": sum(p.size_bytes for p in state.parts),
+        "parts_received": list(range(1, state.received + 1)),
+        "offset": s.received_bytes if s.mode == resumable.PARTS else 0,
         "next_part": state.next_part,
         "expires_at": as_utc(s.expires_at).isoformat(),
     }

@@ -219,25 +219,48 @@ async def _parts(uow: UnitOfWork, upload_id: str) -> list[UploadPart]:
     return list(rows.all())
 
 
+def received_parts(session: UploadSession) -> int:
+    """Parts arrive in order and all but the last are exactly ``part_size``: the count follows
+    from the bytes received (no query of the part rows on the hot path)."""
+    if session.received_bytes >= session.size_bytes:
+        return session.parts_total if session.mode == PARTS else 0
+    return session.received_bytes // session.part_size
+
+
 @dataclass
 class UploadState:
     session: UploadSession
-    parts: list[UploadPart]
+    parts: list[UploadPart] | None = None  # loaded only where the etags are needed
+
+    @property
+    def received(self) -> int:
+        return received_parts(self.session)
 
     @property
     def next_part(self) -> int | None:
         if self.session.status != OPEN or self.session.mode != PARTS:
             return None
-        n = len(self.parts) + 1
+        n = self.received + 1
         return n if n <= self.session.parts_total else None
 
 
-async def upload_state(uow_factory: UnitOfWorkFactory, caller: Caller, upload_id: str) -> UploadState:
+async def upload_state(
+    uow_factory: UnitOfWorkFactory, caller: Caller, upload_id: str, *, with_parts: bool = False
+) -> UploadState:
     async with uow_factory() as uow:
         session = await _owned_session(uow, caller, upload_id)
-        parts = await _parts(uow, upload_id)
+        parts = await _parts(uow, upload_id) if with_parts else None
         uow.session.expunge_all()
         return UploadState(session, parts)
+
+
+async def _stored_part(uow_factory: UnitOfWorkFactory, upload_id: str, n: int) -> UploadPart | None:
+    async with uow_factory() as uow:
+        part = (await uow.session.exec(
+            select(UploadPart).where(UploadPart.upload_id == upload_id, UploadPart.part_number == n)
+        )).first()
+        uow.session.expunge_all()
+        return part
 
 
 async def put_part(
@@ -266,9 +289,9 @@ async def put_part(
         raise UploadNotOpen(session.status)
     if as_utc(session.expires_at) < _now():
         raise UploadNotFound()
-    expected = len(state.parts) + 1
+    expected = state.received + 1
     if part_number < expected:
-        stored = state.parts[part_number - 1] if part_number >= 1 else None
+        stored = await _stored_part(uow_factory, upload_id, part_number) if part_number >= 1 else None
         if stored is not None and stored.sha256 == declared:
             return state  # already here: idempotent
         raise PartOutOfOrder(expected, part_number)
@@ -290,8 +313,10 @@ async def put_part(
             if computed != declared:
                 raise PartChecksumMismatch(declared, computed)
             if part_number == 1:
-                await _check_head(uow_factory, storage, session, data[:HEAD_BYTES])
-            etag = await storage.put_part(session.object_key, session.s3_upload_id or "", part_number, data)
+                await _check_head(uow_factory, storage, session, bytes(data[:HEAD_BYTES]))
+            etag = await storage.put_part(
+                session.object_key, session.s3_upload_id or "", part_number, data, sha256=computed
+            )
         # The whole-file hash takes the parts in order: wait for the one before (if it is
         # still arriving on another connection) before recording this one.
         await in_flight.wait_for_predecessor(upload_id, part_number)
@@ -302,8 +327,9 @@ async def put_part(
         in_flight.end(upload_id, part_number)
 
 
-async def _receive(body: AsyncIterator[bytes], size: int) -> tuple[bytes, str]:
-    """The part's bytes and their SHA-256, hashed chunk by chunk as they arrive."""
+async def _receive(body: AsyncIterator[bytes], size: int) -> tuple[bytearray, str]:
+    """The part's bytes and their SHA-256, hashed chunk by chunk as they arrive (kept as the
+    one buffer they were read into: the SDK and the hash take it without a copy)."""
     data, digest = bytearray(), hashlib.sha256()
     async for chunk in body:
         data.extend(chunk)
@@ -312,7 +338,7 @@ async def _receive(body: AsyncIterator[bytes], size: int) -> tuple[bytes, str]:
             raise PartSizeWrong(size, len(data))  # stop reading: no more than one part held
     if len(data) != size:
         raise PartSizeWrong(size, len(data))
-    return bytes(data), digest.hexdigest()
+    return data, digest.hexdigest()
 
 
 async def _check_head(uow_factory, storage: ObjectStorage, session: UploadSession, head: bytes) -> None:
@@ -336,20 +362,24 @@ async def _check_head(uow_factory, storage: ObjectStorage, session: UploadSessio
 
 async def _record_part(
     uow_factory: UnitOfWorkFactory, caller: Caller, upload_id: str, part_number: int,
-    data: bytes, sha: str, etag: str, expiry_s: int,
+    data: bytearray, sha: str, etag: str, expiry_s: int,
 ) -> UploadState:
     async with uow_factory() as uow:
         # Locked: two requests for the same part (a client retrying while the first is still
         # in flight) take turns; the second finds the part and changes nothing.
         session = await _owned_session(uow, caller, upload_id, lock=True)
-        parts = await _parts(uow, upload_id)
-        if len(parts) >= part_number:
-            if parts[part_number - 1].sha256 == sha:
+        if session.status != OPEN:
+            raise UploadNotOpen(session.status)
+        received = received_parts(session)
+        if received >= part_number:
+            stored = (await uow.session.exec(select(UploadPart).where(
+                UploadPart.upload_id == upload_id, UploadPart.part_number == part_number))).first()
+            if stored is not None and stored.sha256 == sha:
                 uow.session.expunge_all()
-                return UploadState(session, parts)
-            raise PartOutOfOrder(len(parts) + 1, part_number)
-        if len(parts) + 1 != part_number:
-            raise PartOutOfOrder(len(parts) + 1, part_number)
+                return UploadState(session)
+            raise PartOutOfOrder(received + 1, part_number)
+        if received + 1 != part_number:
+            raise PartOutOfOrder(received + 1, part_number)
         if session.hash_state is not None:
             hasher = sha256state.ResumableSha256(session.hash_state)
             await asyncio.get_running_loop().run_in_executor(_HASHING, hasher.update, data)
@@ -361,14 +391,14 @@ async def _record_part(
         uow.session.add(part)
         await uow.commit()
         uow.session.expunge_all()
-        return UploadState(session, [*parts, part])
+        return UploadState(session)
 
 
 async def complete_upload(
     uow_factory: UnitOfWorkFactory, storage: ObjectStorage, caller: Caller, upload_id: str,
     config: UploadConfig,
 ) -> Evidence:
-    state = await upload_state(uow_factory, caller, upload_id)
+    state = await upload_state(uow_factory, caller, upload_id, with_parts=True)
     session = state.session
     if session.status == COMPLETED:  # the client lost our answer: the same evidence again
         async with uow_factory() as uow:
@@ -385,15 +415,16 @@ async def complete_upload(
 async def _complete_parts(uow_factory, storage: ObjectStorage, caller: Caller, state: UploadState,
                           config: UploadConfig) -> Evidence:
     session = state.session
-    if len(state.parts) != session.parts_total or sum(p.size_bytes for p in state.parts) != session.size_bytes:
-        raise UploadIncomplete(len(state.parts), session.parts_total)
+    parts = state.parts or []
+    if len(parts) != session.parts_total or sum(p.size_bytes for p in parts) != session.size_bytes:
+        raise UploadIncomplete(len(parts), session.parts_total)
     sha = sha256state.ResumableSha256(session.hash_state).hexdigest() if session.hash_state else None
     if sha and session.declared_sha256 and sha != session.declared_sha256:
         await discard_session(uow_factory, storage, session)
         raise FileChecksumMismatch(session.declared_sha256, sha)
     try:
         await storage.complete_multipart(
-            session.object_key, session.s3_upload_id or "", [(p.part_number, p.etag) for p in state.parts]
+            session.object_key, session.s3_upload_id or "", [(p.part_number, p.etag) for p in parts]
         )
         if sha is None:  # no resumable hash here (no libcrypto): read the object back once
             sha, _ = await storage.sha256_of(session.object_key)
