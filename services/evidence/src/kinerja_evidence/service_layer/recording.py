@@ -37,6 +37,9 @@ from kinerja_evidence.service_layer.plans import get_item, get_plan
 log = get_logger(__name__)
 
 
+MAX_REUSE_LISTED = 20
+
+
 def object_key(school_npsn: str, teacher_nip: str, evidence_id: str) -> str:
     """Generated, never the user's file name."""
     return f"evidence/{school_npsn}/{teacher_nip}/{evidence_id}"
@@ -174,11 +177,20 @@ async def _earlier_uses(uow: UnitOfWork, facts: EvidenceFacts, plan: PlanView) -
     """The same bytes already recorded: for the same item of the same plan that is a plain
     duplicate (refused); anywhere else (another item, period or teacher) it is recorded and
     flagged for the assessor, the "certificate hunting" the old platform let through."""
-    rows = (await uow.session.exec(select(Evidence).where(Evidence.sha256 == facts.sha256))).all()
+    same_item = (await uow.session.exec(select(Evidence).where(
+        Evidence.sha256 == facts.sha256, Evidence.plan_id == plan.plan_id,
+        Evidence.item_id == facts.item_id if facts.item_id else Evidence.item_id.is_(None),  # type: ignore[union-attr]
+    ))).first()
+    if same_item is not None:
+        raise DuplicateEvidence(same_item.evidence_id)
+    # A file passed around a whole district would list thousands: the flag stays, the list
+    # keeps the oldest few (enough for the assessor to see the pattern).
+    rows = (await uow.session.exec(
+        select(Evidence).where(Evidence.sha256 == facts.sha256)
+        .order_by(Evidence.uploaded_at).limit(MAX_REUSE_LISTED)  # type: ignore[arg-type]
+    )).all()
     earlier = []
     for other in rows:
-        if other.plan_id == plan.plan_id and other.item_id == facts.item_id:
-            raise DuplicateEvidence(other.evidence_id)
         earlier.append({
             "evidence_id": other.evidence_id, "teacher_nip": other.teacher_nip,
             "plan_id": other.plan_id, "period_id": other.period_id, "item_id": other.item_id,
