@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -63,7 +64,6 @@ from kinerja_evidence.service_layer.recording import (
     object_key,
     raise_for_inspection,
     record_evidence,
-    remove_quietly,
 )
 
 log = get_logger(__name__)
