@@ -29,6 +29,8 @@ def make_client(settings: Settings) -> HttpEkinerjaClient:
         username=settings.ekinerja_username,
         password=settings.ekinerja_password,
         timeout_s=settings.ekinerja_timeout_s,
+        # the worker's calls plus reconciliation and read-before-resend
+        max_connections=max(20, settings.ekinerja_concurrency + 4),
     )
 
 
