@@ -351,7 +351,10 @@ async def main() -> None:
             gone = httpx.delete(f"{url}/v1/evidence/{run['evidence_id']}", headers=guru, timeout=60)
             assert gone.status_code == 204, gone.text
 
+        moto_cpu, service_cpu = cpu_seconds(moto_pid), cpu_seconds(service.pid)
         small = await small_uploads(url, plan_id, args.small, int(args.small_mb * MB))
+        small["cpu_s"] = {"s3_server": round(cpu_seconds(moto_pid) - moto_cpu, 1),
+                          "service": round(cpu_seconds(service.pid) - service_cpu, 1)}
         best_plain = max(r["mb_per_s"] for r in plain_runs)
         best_service = max(r["mb_per_s"] for r in service_runs)
         ratios = [s["mb_per_s"] / p["mb_per_s"] for s, p in zip(service_runs, plain_runs)]
