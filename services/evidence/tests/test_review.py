@@ -245,3 +245,32 @@ async def test_period_events_out_of_order_and_the_execution_window(service):
     after = await upload(service, plan, item_id="pk-2")
     assert (after.status_code, after.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
     assert len(service.objects()) == 1
+
+
+async def test_a_stage_start_fills_the_window_of_a_period_published_without_stages(service):
+    from kinerja_shared.events import PeriodOpened, PeriodStageStarted
+
+    today = jakarta_today()
+    period_id = f"2026-S1-{uuid.uuid4().hex[:6]}"
+    plan = await service.approved_plan(period_id=period_id)
+    # The stage start arrives first and waits for its period.
+    started = PeriodStageStarted(
+        period_id=period_id, stage="pelaksanaan", starts_on=today - timedelta(days=40),
+        ends_on=today - timedelta(days=2), started_at=datetime.now(timezone.utc),
+    )
+    await service.publish(started, "000000")
+    await service.publish(PeriodOpened(  # a producer before stages: no window of its own
+        period_id=period_id, policy="pmm-2024", year=today.year, semester=1, name="Semester",
+        starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=60), month_start=1, month_end=6,
+    ), "000000")
+
+    async def window():
+        async with service.runtime.session_factory() as session:
+            row = await session.get(PeriodView, period_id)
+        return row if row and row.execution_ends_on else None
+
+    row = await wait_for(window)
+    assert (row.execution_starts_on, row.execution_ends_on) == (today - timedelta(days=40), today - timedelta(days=2))
+    refused = await upload(service, plan)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
+    assert service.objects() == [] and await service.evidence_rows() == []
