@@ -13,7 +13,7 @@ from kinerja_ekinerja_sync.entrypoints.batch_consumer import BatchedEventConsume
 from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS, ROSTER_CONSUMER, ROSTER_HANDLERS
 from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
 from kinerja_ekinerja_sync.service_layer.reconciliation import ScheduledReconciliation
-from kinerja_ekinerja_sync.service_layer.sync import SyncWorker
+from kinerja_ekinerja_sync.service_layer.sync import SyncWorker, prefetch_versions
 from kinerja_ekinerja_sync.settings import Settings
 
 DESCRIPTION = """Mirrors final assessment results into BKN e-Kinerja (or its simulator) in the
@@ -39,7 +39,8 @@ def build(settings: Settings | None = None, client: EkinerjaClient | None = None
     runtime = ServiceRuntime(settings, tables=TABLES, migrations=MIGRATIONS)
     # Final results are taken in batches, one transaction each (see entrypoints/batch_consumer.py).
     consumer = BatchedEventConsumer(
-        ASSESSMENT_CONSUMER, HANDLERS, runtime.uow, settings, fetch_timeout_s=settings.ekinerja_consumer_fetch_timeout_s
+        ASSESSMENT_CONSUMER, HANDLERS, runtime.uow, settings, fetch_timeout_s=settings.ekinerja_consumer_fetch_timeout_s,
+        before_batch=prefetch_versions,
     )
     consumer.use_jetstream(lambda: runtime.broker.connection.jetstream())
     runtime.consumers.append(consumer)  # declared at start-up like the others

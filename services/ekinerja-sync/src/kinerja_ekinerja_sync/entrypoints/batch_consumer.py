@@ -39,9 +39,11 @@ class BatchedEventConsumer(EventConsumer):
     then waits ack_wait (30 s) for redelivery. ``fetch(batch, timeout)`` returns what is there
     as soon as something is."""
 
-    def __init__(self, *args, fetch_timeout_s: float = 0.5, **kwargs) -> None:
+    def __init__(self, *args, fetch_timeout_s: float = 0.5, before_batch=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fetch_timeout_s = fetch_timeout_s
+        # Optional: load what the handlers need for the whole batch in one query.
+        self.before_batch = before_batch
 
     async def run(self) -> None:
         """A background task of the runtime (started after the durable consumer is declared)."""
@@ -105,6 +107,8 @@ class BatchedEventConsumer(EventConsumer):
                         )
                     ).all()
                 )
+                if self.before_batch is not None:
+                    await self.before_batch(uow, [c for _, e, c in parsed if c is not None and e.event_id not in seen])
                 for _msg, envelope, contract in parsed:
                     entry = self.handlers.get(envelope.type)
                     if entry is None or contract is None:

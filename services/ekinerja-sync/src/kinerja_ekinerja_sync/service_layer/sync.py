@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlmodel import select
 
 from kinerja_shared.events import AssessmentFinalized, EkinerjaSyncFailed, EkinerjaSyncSucceeded, Envelope
@@ -89,9 +89,15 @@ async def record_final_result(uow: UnitOfWork, event: AssessmentFinalized, envel
     """Record one finalized assessment version to be sent. Never commits (the consumer does,
     with its inbox row). Applying the same version twice changes nothing."""
     session = uow.session
-    versions = (
-        await session.exec(select(SyncRecord).where(SyncRecord.assessment_id == event.assessment_id))
-    ).all()
+    known = getattr(uow, "sync_versions", None)  # loaded for the whole batch (prefetch_versions)
+    if known is not None and event.assessment_id in known:
+        versions = known[event.assessment_id]
+    else:
+        versions = list((
+            await session.exec(select(SyncRecord).where(SyncRecord.assessment_id == event.assessment_id))
+        ).all())
+        if known is not None:
+            known[event.assessment_id] = versions
     existing = next((r for r in versions if r.assessment_version == event.assessment_version), None)
     if existing is not None:
         return existing
@@ -125,9 +131,21 @@ async def record_final_result(uow: UnitOfWork, event: AssessmentFinalized, envel
         except CannotMap as problem:
             return await _park_unmappable(uow, record, problem, now)
     session.add(record)
+    versions.append(record)  # seen by a later event of the same batch
     log.info("sync.recorded", assessment_id=record.assessment_id, version=record.assessment_version,
              status=record.status)
     return record
+
+
+async def prefetch_versions(uow: UnitOfWork, events: list) -> None:
+    """Before a batch of final results: every known version of their assessments in one query
+    (instead of one query, and one autoflush, per event)."""
+    ids = {e.assessment_id for e in events if isinstance(e, AssessmentFinalized)}
+    known: dict[str, list[SyncRecord]] = {i: [] for i in ids}
+    if ids:
+        for row in (await uow.session.exec(select(SyncRecord).where(SyncRecord.assessment_id.in_(ids)))).all():  # type: ignore[attr-defined]
+            known[row.assessment_id].append(row)
+    uow.sync_versions = known  # type: ignore[attr-defined]
 
 
 async def _park_unmappable(uow: UnitOfWork, record: SyncRecord, problem: CannotMap, now: datetime) -> SyncRecord:
@@ -309,15 +327,22 @@ class SyncWorker:
                 )
             ).all():
                 others.setdefault(other.assessment_id, []).append(other)
+            candidates = []
             for record in rows:
                 older = [o for o in others.get(record.assessment_id, []) if o.assessment_version < record.assessment_version]
-                claim = await self._claim(uow, record, older, now)
-                if claim is not None:
-                    claims.append(claim)
+                prepared = self._prepare(uow, record, older, now)
+                if prepared is not None:
+                    candidates.append((record, *prepared))
+            if candidates:
+                claimed = await self._compare_and_set(uow, [c[0] for c in candidates], now)
+                for record, payload, adopt in candidates:
+                    if record.id in claimed:
+                        claims.append(self._claimed(uow, record, payload, adopt, now))
             await uow.commit()
         return claims
 
-    async def _claim(self, uow: UnitOfWork, record: SyncRecord, older: list[SyncRecord], now: datetime) -> Claim | None:
+    def _prepare(self, uow: UnitOfWork, record: SyncRecord, older: list[SyncRecord], now: datetime):
+        """What to send for this record, or None when it must wait for an older version."""
         session = uow.session
         if any(o.status == model.SENDING for o in older):
             # An older version is in flight: wait for its answer, then update its record.
@@ -335,31 +360,36 @@ class SyncWorker:
             payload["id"] = max(acknowledged, key=lambda o: o.assessment_version).ekinerja_record_id
         # An older version that failed ambiguously may be in e-Kinerja unacknowledged: read first.
         adopt = not acknowledged and any(o.ambiguous for o in older)
-        # Compare-and-set: only one replica moves the record on. On PostgreSQL the row is
-        # already locked (SKIP LOCKED); on SQLite the SELECT ran outside the write lock, so
-        # another process may have claimed it meanwhile.
-        claimed = await session.exec(  # type: ignore[call-overload]
+        return payload, adopt
+
+    async def _compare_and_set(self, uow: UnitOfWork, records: list[SyncRecord], now: datetime) -> set[str]:
+        """Move the records to "sending" in one statement, each only if it is still as read
+        (status, attempt_count): only one replica moves a record on. On PostgreSQL the rows
+        are already locked (SKIP LOCKED); on SQLite the SELECT ran outside the write lock, so
+        another process may have claimed one meanwhile. Returns the ids this worker got."""
+        result = await uow.session.exec(  # type: ignore[call-overload]
             update(SyncRecord)
-            .where(
-                SyncRecord.id == record.id,
-                SyncRecord.status == record.status,
-                SyncRecord.attempt_count == record.attempt_count,
-            )
+            .where(tuple_(SyncRecord.id, SyncRecord.status, SyncRecord.attempt_count).in_(
+                [(r.id, r.status, r.attempt_count) for r in records]
+            ))
             .values(
                 status=model.SENDING,
                 ambiguous=True,  # until we hear otherwise, BKN may hold it
-                attempt_count=record.attempt_count + 1,
+                attempt_count=SyncRecord.attempt_count + 1,
                 next_attempt_at=now + self.lease,
                 updated_at=now,
             )
+            .returning(SyncRecord.id)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
-            return None
+        return set(result.scalars().all())
+
+    def _claimed(self, uow: UnitOfWork, record: SyncRecord, payload: dict[str, Any], adopt: bool,
+                 now: datetime) -> Claim:
         if record.status == model.SENDING:
             # The lease passed without an answer: the worker that held it died mid-call.
             message = "Percobaan terputus tanpa jawaban; diperiksa ulang sebelum kirim ulang"
-            session.add(SyncAttempt(
+            uow.session.add(SyncAttempt(
                 record_id=record.id, attempt=record.attempt_count, at=now, outcome="interrupted",
                 message=message, responsible_actor="sistem",
             ))
