@@ -232,21 +232,27 @@ async def _upsert(session: AsyncSession, rows: list[RosterRow], now: datetime) -
     INSERT / UPDATE statements (one round trip per few hundred rows, not one per person)."""
     changes = _Changes()
     schools = _school_values(rows)
-    existing_schools: dict[str, School] = {}
+    existing_schools: dict = {}
     for chunk in _chunks(schools):
-        found = (await session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
+        found = (await _run(session, select(_SCHOOLS).where(_SCHOOLS.c.npsn.in_(chunk)))).all()
         existing_schools.update({s.npsn: s for s in found})
+    new_schools: list[dict] = []
+    changed_schools: list[dict] = []
     for npsn, wanted in schools.items():
         school = existing_schools.get(npsn)
-        if school is not None and all(getattr(school, f) == v for f, v in wanted.items()):
+        if school is None:
+            new_schools.append({"jenjang": "", "status": ""} | wanted | {"npsn": npsn, "updated_at": now})
+        elif all(getattr(school, f) == v for f, v in wanted.items()):
             continue
-        school = school or School(npsn=npsn, name=wanted["name"], region_code=wanted["region_code"])
-        for name, value in wanted.items():
-            setattr(school, name, value)
-        school.updated_at = now
-        session.add(school)
+        else:
+            changed_schools.append(
+                {"jenjang": school.jenjang, "status": school.status} | wanted | {"b_npsn": npsn, "updated_at": now}
+            )
         changes.schools.add(npsn)
-    await session.flush()
+    if new_schools:
+        await _run(session, insert(_SCHOOLS), new_schools)
+    if changed_schools:
+        await _run(session, update(_SCHOOLS).where(_SCHOOLS.c.npsn == bindparam("b_npsn")), changed_schools)
 
     existing = {p.nip: p for p in await _stored_people(session, _PEOPLE.c.nip, (r.nip for r in rows))}
     inserts: list[dict] = []
