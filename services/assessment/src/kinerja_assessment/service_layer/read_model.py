@@ -21,6 +21,8 @@ from kinerja_shared.events import (
 from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
 from kinerja_shared.messaging.consumer import NotReady
 from kinerja_shared.uow import UnitOfWork
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from kinerja_assessment.adapters.tables import Assessment, EvidenceView, PeriodView, RosterPerson
@@ -28,6 +30,20 @@ from kinerja_assessment.domain.angka_kredit import jenjang_of
 
 _ASSESSMENT_NAMESPACE = uuid.UUID("5d3c9a53-3f0e-4d7e-9b8e-6a1f2f0e4b11")
 UPLOADED, VERIFIED, REJECTED, DELETED = "diunggah", "terverifikasi", "ditolak", "dihapus"
+
+
+class ConcurrentInsert(Exception):
+    """Another event about the same evidence inserted its row first: retry (nak), and the retry
+    takes the update path. Raised instead of IntegrityError, which the consumer would take for a
+    duplicate delivery and acknowledge, losing this event."""
+
+
+async def _insert(uow: UnitOfWork, row: EvidenceView) -> None:
+    uow.session.add(row)
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentInsert(f"bukti {row.evidence_id} baru saja dicatat oleh event lain") from exc
 
 
 def assessment_id_for(plan_id: str) -> str:
@@ -111,6 +127,15 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
     )
 
 
+async def _count(uow: UnitOfWork, assessment: Assessment, delta: int) -> None:
+    """An atomic increment in the database: events of one plan may be applied concurrently, and
+    a read-modify-write of the loaded row would lose one of them."""
+    await uow.session.exec(  # type: ignore[call-overload]
+        update(Assessment).where(Assessment.assessment_id == assessment.assessment_id)
+        .values(evidence_count=Assessment.evidence_count + delta)
+    )
+
+
 async def _assessment_of(uow: UnitOfWork, plan_id: str) -> Assessment:
     assessment = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == plan_id))).first()
     if assessment is None:
@@ -126,13 +151,13 @@ async def apply_evidence_uploaded(uow: UnitOfWork, event: EvidenceUploaded) -> N
     if row is None:
         row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256,
                            status=UPLOADED, status_at=event.uploaded_at)
+        await _insert(uow, row)
     # A review that overtook the upload keeps its state; the upload brings the file's facts.
     row.sha256, row.item_id, row.file_name = event.sha256, event.item_id, event.file_name
     row.reuse_flagged, row.reuse_of, row.uploaded = event.reuse_flagged, json.dumps(event.reuse_of), True
     uow.session.add(row)
     if row.status != DELETED:
-        assessment.evidence_count += 1
-        uow.session.add(assessment)
+        await _count(uow, assessment, +1)
 
 
 async def _apply_review(uow: UnitOfWork, event, status: str, at: datetime, note: str) -> None:
@@ -141,7 +166,7 @@ async def _apply_review(uow: UnitOfWork, event, status: str, at: datetime, note:
     if row is None:  # the review overtook the upload: keep it, the upload fills in the rest
         row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256="", uploaded=False,
                            item_id=event.item_id, status=status, status_at=at, status_note=note)
-        uow.session.add(row)
+        await _insert(uow, row)
         return
     if row.status == DELETED:
         return
@@ -163,9 +188,9 @@ async def apply_evidence_deleted(uow: UnitOfWork, event: EvidenceDeleted) -> Non
     row = await uow.session.get(EvidenceView, event.evidence_id)
     if row is None:
         row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256,
-                           uploaded=False, item_id=event.item_id)
+                           uploaded=False, item_id=event.item_id, status=DELETED, status_at=event.deleted_at)
+        await _insert(uow, row)
     elif row.uploaded and row.status != DELETED:
-        assessment.evidence_count = max(0, assessment.evidence_count - 1)
-        uow.session.add(assessment)
+        await _count(uow, assessment, -1)
     row.status, row.status_at = DELETED, event.deleted_at
     uow.session.add(row)
