@@ -3,9 +3,8 @@
 Under pmm-2024 a year has two semester assessments. No source in ../shared/domain.md settles
 how the annual predikat follows from the two, so it is a policy setting (``annual_rule``):
 
-- ``terakhir`` (default) [design]: the second semester's predikat. PermenPANRB 6/2022 makes the
-  annual assessment the PPK's judgement at the end of the year, informed by the periodic ones;
-  the December assessment is that end-of-year judgement.
+- ``terakhir`` (default) [design]: the second semester's predikat, the PPK's last judgement of
+  the year, made with the first semester's result in view.
 - ``terendah``: the lower of the two (a conservative reading some agencies use).
 
 Both semesters must be final (their latest versions count). Under ruang-gtk-2025 there is one
