@@ -61,7 +61,7 @@ def period(period_id: str, policy: str = "pmm-2024", semester: int | None = 1) -
     if semester is None:
         return PeriodOpened(period_id=period_id, policy=policy, year=2026, semester=None, name="Tahunan 2026",
                             starts_on="2026-01-01", ends_on="2026-12-31", month_start=1, month_end=12,
-                            stages=[PeriodStage(stage="penilaian", starts_on="2026-06-01", ends_on="2026-06-30")])
+                            stages=[PeriodStage(stage="penilaian", starts_on="2026-12-01", ends_on="2026-12-31")])
     return PeriodOpened(period_id=period_id, policy=policy, year=2026, semester=1, name="Semester 1 2026",
                         starts_on="2026-01-01", ends_on="2026-06-30", month_start=1, month_end=6, stages=STAGES)
 

@@ -669,6 +669,26 @@ class OrganisationPredikatSet(EventContract):
     set_at: datetime
 
 
+
+@register
+class PeriodicReviewRecorded(EventContract):
+    """A periodic review (monthly "YYYY-MM" or quarterly "YYYY-Qn") of an annual assessment under
+    a policy with periodic reviews (ruang-gtk-2025): an input to the annual predikat."""
+
+    context = "assessment"
+    aggregate = "assessment"
+    event = "periodic_review_recorded"
+
+    assessment_id: str
+    teacher_nip: str
+    school_npsn: str
+    review: str
+    progress: Rating
+    feedback: str
+    reviewed_by: str
+    reviewed_at: datetime
+
+
 # ---------------------------------------------------------------- ekinerja-sync
 
 

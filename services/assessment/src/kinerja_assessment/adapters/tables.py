@@ -174,6 +174,19 @@ class OrganisationPredikat(SQLModel, table=True):
     set_at: datetime = Field(default_factory=_now)
 
 
+class PeriodicReview(SQLModel, table=True):
+    """A monthly or quarterly review of an annual assessment (ruang-gtk-2025)."""
+
+    __tablename__ = "periodic_reviews"
+
+    assessment_id: str = Field(primary_key=True, max_length=64)
+    review: str = Field(primary_key=True, max_length=8)  # "2026-03" or "2026-Q1"
+    progress: str = Field(max_length=16)
+    feedback: str
+    reviewed_by: str = Field(max_length=18)
+    reviewed_at: datetime = Field(default_factory=_now)
+
+
 class EvidenceView(SQLModel, table=True):
     """One row per piece of evidence seen, so counting is idempotent. Its review state is the
     latest of the review events by their own time (they may arrive out of order)."""
@@ -196,5 +209,5 @@ class EvidenceView(SQLModel, table=True):
 TABLES = [
     t.__table__
     for t in (RosterPerson, PeriodView, Assessment, AssessmentVersion, Objection, ObservationStage,
-              Observation, Extension, OrganisationPredikat, EvidenceView)
+              Observation, Extension, OrganisationPredikat, PeriodicReview, EvidenceView)
 ]

@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 from kinerja_shared.auth import CurrentPrincipal
 
 from kinerja_assessment.domain.policy import observation_rubric
-from kinerja_assessment.service_layer import after_final, assessments, dinas, observations, recaps, workbench
+from kinerja_assessment.service_layer import (
+    after_final, assessments, dinas, observations, recaps, reviews, workbench,
+)
 
 router = APIRouter(prefix="/v1", tags=["assessments"])
 
@@ -67,6 +69,12 @@ class JudgementBody(BaseModel):
     upaya_mempelajari: Any = None
     perubahan_praktik: Any = None
     note: Any = None
+
+
+class ReviewBody(BaseModel):
+    review: Any = Field(None, description='the month "YYYY-MM" or quarter "YYYY-Qn"')
+    progress: Any = Field(None, description=RATING)
+    feedback: Any = Field(None, description="the PPK's written feedback (required)")
 
 
 class ExtensionBody(BaseModel):
@@ -187,6 +195,17 @@ async def record_scores(assessment_id: str, body: ScoresBody, request: Request, 
 async def record_judgement(assessment_id: str, body: JudgementBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_judgement(_uow(request), principal, assessment_id, _clock(request),
                                                body=body.model_dump())
+
+
+@router.get("/assessments/{assessment_id}/reviews", summary="Periodic reviews (ruang-gtk-2025)")
+async def get_reviews(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    return await reviews.list_reviews(_uow(request), principal, assessment_id)
+
+
+@router.post("/assessments/{assessment_id}/reviews", status_code=201, summary="Record a periodic review")
+async def post_review(assessment_id: str, body: ReviewBody, request: Request, principal: CurrentPrincipal) -> dict:
+    return await reviews.record_review(_uow(request), principal, assessment_id, _clock(request),
+                                       review=body.review, progress=body.progress, feedback=body.feedback)
 
 
 @router.get("/observation-rubric", summary="Stages, levels, judgements and focus behaviours (data)")

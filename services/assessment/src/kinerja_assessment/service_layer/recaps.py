@@ -22,6 +22,7 @@ from kinerja_assessment.domain.annual import annual_predikat
 from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.domain.predikat import Predikat
 from kinerja_assessment.service_layer.assessments import _region_matches, denied, window_of
+from kinerja_assessment.service_layer.reviews import reviews_of
 
 LEVELS = ("school", "district", "province")
 
@@ -170,7 +171,8 @@ async def annual(uow_factory: UnitOfWorkFactory, principal: Principal, nip: str,
         return {
             "nip": nip, "year": year, "policy": policy.code, "rule": policy.annual_rule,
             "periods": [{"period_id": p.period_id, "semester": p.semester, "predikat": a.predikat,
-                         "version": a.version} for a, p in rows],
+                         "version": a.version, "periodic_reviews": await reviews_of(uow, a.assessment_id)}
+                        for a, p in rows],
             "annual_predikat": result.value if result else None,
             "annual_predikat_label": result.label if result else None,
             "annual_predikat_code": result.siasn_code if result else None,

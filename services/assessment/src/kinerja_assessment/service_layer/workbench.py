@@ -21,6 +21,7 @@ from kinerja_assessment.service_layer.assessments import (
 )
 from kinerja_assessment.service_layer.observations import observation_view
 from kinerja_assessment.service_layer.read_model import DELETED, VERIFIED
+from kinerja_assessment.service_layer.reviews import reviews_of
 
 
 async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock) -> dict:
@@ -76,6 +77,7 @@ async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assess
             "daily_reports": {"available": False, "items": [],
                               "note": "Laporan harian belum diterbitkan oleh layanan bukti dukung."},
             "deadline": deadline,
+            "periodic_reviews": await reviews_of(uow, a.assessment_id),
             "angka_kredit_preview": (
                 str(ak.angka_kredit(ak.months_of(period.month_start, period.month_end), predikat, jenjang))
                 if predikat and jenjang and period else None
