@@ -275,9 +275,12 @@ async def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--small-mb", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--part-mib", type=int, default=8, help="the service's upload part size")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL instead of a SQLite file")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "upload.json"))
     args = parser.parse_args()
+    global PART
+    PART = args.part_mib * MiB
     total = args.file_mb * MB
     load_before = os.getloadavg()
 
@@ -294,7 +297,8 @@ async def main() -> None:
            "KINERJA_S3_SECRET_KEY": endpoint.secret_key, "KINERJA_S3_BUCKET": bucket,
            "KINERJA_UPLOAD_PART_SIZE_BYTES": str(PART), "KINERJA_LOG_LEVEL": "WARNING",
            "KINERJA_EVIDENCE_TYPE_MAX_BYTES": json.dumps({"video/mp4": total + MiB})}
-    service = subprocess.Popen([sys.executable, "-m", "kinerja_evidence"], env=env,
+    command = os.environ.get("BENCH_SERVICE_CMD", f"{sys.executable} -m kinerja_evidence").split()
+    service = subprocess.Popen(command, env=env,
                                stdout=open(os.environ.get("BENCH_SERVICE_LOG", tmp / "evidence.log"), "wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     result: dict = {}

@@ -195,8 +195,11 @@ class EvidenceHarness:
         return bearer("kepala_sekolah", nip=self.assessor_nip, npsn=self.school_npsn)
 
     async def upload(self, plan_id: str | None, data: bytes | None, name: str = "laporan.pdf",
-                     headers: dict | None = None, declared: str = "application/pdf") -> httpx.Response:
+                     headers: dict | None = None, declared: str = "application/pdf",
+                     item_id: str | None = None) -> httpx.Response:
         form = {"plan_id": plan_id} if plan_id is not None else {}
+        if item_id:
+            form["item_id"] = item_id
         files = {"file": (name, data, declared)} if data is not None else None
         return await self.client.post("/v1/evidence", data=form, files=files, headers=headers or {})
 

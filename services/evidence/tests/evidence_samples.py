@@ -72,3 +72,14 @@ def elf() -> bytes:
     """The head of a real executable on this machine."""
     with open("/bin/true", "rb") as f:
         return f.read(64 * 1024)
+
+
+def zip_bomb_docx(megabytes: int = 40) -> bytes:
+    """A DOCX-looking package whose one part expands from a few KB to ``megabytes`` MB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as entry:
+            for _ in range(megabytes):
+                entry.write(b"\0" * (1024 * 1024))
+    return buffer.getvalue()

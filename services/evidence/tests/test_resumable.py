@@ -352,3 +352,49 @@ async def test_the_next_part_may_travel_while_the_previous_is_in_flight(service)
     assert (await service.put_part(upload_id, 3, parts[2], guru)).status_code == 200
     done = await service.client.post(f"/v1/uploads/{upload_id}/complete", headers=guru)
     assert done.status_code == 201 and done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_an_upload_begun_inside_the_window_may_finish_after_it_closes(service_factory, tmp_path):
+    """A slow link on the last evening: the window is judged on the day the upload started.
+    A new upload is refused, and a closed period refuses even the one in progress."""
+    from datetime import datetime, timezone
+
+    from kinerja_shared.clock import FileClock
+    from kinerja_shared.events import PeriodClosed
+    from kinerja_shared.testing.wait import eventually
+
+    from conftest import jakarta_today as today_
+    from kinerja_evidence.adapters.tables import PeriodView
+
+    clock = FileClock(tmp_path / "clock")
+    clock.set(datetime.now(timezone.utc))
+    async with service_factory(clock_file=str(clock.path)) as service:
+        last_day = today_()
+        period = await service.open_period(execution=(last_day - timedelta(days=30), last_day))
+        plan = await service.approved_plan(period_id=period)
+        guru = service.guru(plan.teacher_nip)
+        data = big_pdf(5 * MiB + 5)
+        late_one = (await service.start_upload(plan, data, guru)).json()["upload_id"]
+        closing = (await service.start_upload(plan, data, guru, item_id="pk-2")).json()["upload_id"]
+        for upload_id in (late_one, closing):
+            assert (await service.put_part(upload_id, 1, data[:5 * MiB], guru)).status_code == 200
+
+        clock.set(datetime.now(timezone.utc) + timedelta(days=1))  # past midnight: window closed
+        refused = await service.start_upload(plan, data, guru, item_id="tt-1")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
+        assert (await service.put_part(late_one, 2, data[5 * MiB:], guru)).status_code == 200
+        done = await service.client.post(f"/v1/uploads/{late_one}/complete", headers=guru)
+        assert done.status_code == 201, done.text
+
+        await service.publish(PeriodClosed(period_id=period, closed_at=datetime.now(timezone.utc)), "000000")
+
+        async def closed():
+            async with service.runtime.session_factory() as session:
+                return (await session.get(PeriodView, period)).closed_at is not None
+
+        await eventually(closed)
+        assert (await service.put_part(closing, 2, data[5 * MiB:], guru)).status_code == 200
+        after_close = await service.client.post(f"/v1/uploads/{closing}/complete", headers=guru)
+        assert (after_close.status_code, after_close.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
+        assert len(service.objects()) == 1 and len(await service.evidence_rows()) == 1
+        assert service.multipart_uploads() == []

@@ -147,6 +147,9 @@ class UploadSession(SQLModel, table=True):
     hash_state: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     received_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     status: str = Field(default="open", max_length=16)  # open | completed
+    # The Jakarta day (by the service's clock) the upload started: an upload begun inside
+    # the execution window may finish after it closes (a slow link on the last evening).
+    started_on: date | None = None
     created_at: datetime = Field(default_factory=_now)
     # Abandoned when nothing happened until then: the sweeper aborts and deletes it.
     expires_at: datetime = Field(index=True)

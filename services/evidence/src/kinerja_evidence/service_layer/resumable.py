@@ -57,6 +57,7 @@ from kinerja_evidence.domain.model import (
     as_utc,
     expected_part_size,
     parts_for,
+    today_in_jakarta,
 )
 from kinerja_evidence.service_layer.recording import (
     EvidenceFacts,
@@ -184,6 +185,7 @@ async def start_upload(
         object_key=final_key,
         hash_state=sha256state.ResumableSha256().state() if sha256state.AVAILABLE else None,
         expires_at=_now() + timedelta(seconds=config.expiry_s),
+        started_on=config.today or today_in_jakarta(),
     )
     url = None
     if request.mode == PARTS:
@@ -330,14 +332,18 @@ async def put_part(
 async def _receive(body: AsyncIterator[bytes], size: int) -> tuple[bytearray, str]:
     """The part's bytes and their SHA-256, hashed chunk by chunk as they arrive (kept as the
     one buffer they were read into: the SDK and the hash take it without a copy)."""
-    data, digest = bytearray(), hashlib.sha256()
-    async for chunk in body:
-        data.extend(chunk)
-        digest.update(chunk)
-        if len(data) > size:
-            raise PartSizeWrong(size, len(data))  # stop reading: no more than one part held
-    if len(data) != size:
-        raise PartSizeWrong(size, len(data))
+    # Allocated once at the part's exact size (known in advance): no regrowth, no copies.
+    data, digest, filled = bytearray(size), hashlib.sha256(), 0
+    with memoryview(data) as view:
+        async for chunk in body:
+            end = filled + len(chunk)
+            if end > size:
+                raise PartSizeWrong(size, end)  # stop reading: no more than one part held
+            view[filled:end] = chunk
+            digest.update(chunk)
+            filled = end
+    if filled != size:
+        raise PartSizeWrong(size, filled)
     return data, digest.hexdigest()
 
 
@@ -469,8 +475,11 @@ async def _confirm_presigned(uow_factory, storage: ObjectStorage, caller: Caller
 
 async def _check_and_record(uow_factory, storage: ObjectStorage, caller: Caller, session: UploadSession,
                             sha: str, config: UploadConfig, *, method: str) -> Evidence:
+    # The window is judged on the day the upload started; a closed period or a final
+    # assessment still refuses it.
+    started_on = session.started_on or config.today
     target = await check_target(uow_factory, caller, session.plan_id, session.item_id,
-                                type_limits=config.type_limits, today=config.today)
+                                type_limits=config.type_limits, today=started_on)
 
     def inspect():
         with storage.ranged_reader(session.object_key, session.size_bytes) as reader:
@@ -497,7 +506,7 @@ async def _check_and_record(uow_factory, storage: ObjectStorage, caller: Caller,
             raw_file_name=session.file_name, method=method,
         ),
         also=mark_completed,
-        today=config.today,
+        today=started_on,
     )
 
 
