@@ -135,6 +135,7 @@ async def test_a_final_result_becomes_one_ekinerja_record_and_one_success_event(
     assert succeeded["type"] == "ekinerja.sync.succeeded"
     assert succeeded["subject"] == "kinerja.ekinerja.sync.succeeded.020000.020500"
     assert succeeded["payload"]["ekinerja_record_id"] == siasn["id"] and succeeded["payload"]["attempt"] == 1
+    assert (succeeded["payload"]["outcome"], succeeded["payload"]["message"]) == ("acknowledged", "Data berhasil disimpan")
     assert succeeded["producer"] == "ekinerja-sync" and succeeded["region"] == REGION
 
     # A second envelope (new event id) for the same assessment version changes nothing either.
@@ -222,6 +223,7 @@ async def test_unknown_nip_is_parked_with_the_message_and_the_actor(sync, simula
     assert failed["type"] == "ekinerja.sync.failed"
     assert failed["payload"]["status"] == "parked" and failed["payload"]["responsible_actor"] == "bkd"
     assert failed["payload"]["message"] == "NIP tidak ditemukan di SIASN"
+    assert failed["payload"]["outcome"] == "rejected" and failed["payload"]["http_status"] == 400
     await asyncio.sleep(0.5)  # parked stays parked: no further attempts
     assert len((await sync.log(nip))["records"][0]["attempts"]) == 1
     assert simulator.records()["count"] == 0

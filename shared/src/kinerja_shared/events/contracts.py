@@ -708,6 +708,8 @@ class EkinerjaSyncSucceeded(EventContract):
     # The attempt's outcome: "acknowledged" (saved now) or "already_stored" (found by reading
     # e-Kinerja before a re-send). Optional: added after version 1 was published.
     outcome: str | None = None
+    # BKN's message (or how the record was found). Optional: added after version 1.
+    message: str | None = None
 
 
 @register

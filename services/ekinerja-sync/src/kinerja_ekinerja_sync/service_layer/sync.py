@@ -477,7 +477,7 @@ class SyncWorker:
                     assessment_id=record.assessment_id, assessment_version=record.assessment_version,
                     teacher_nip=record.teacher_nip, school_npsn=record.school_npsn,
                     attempt=claim.attempt, ekinerja_record_id=outcome.ekinerja_record_id or "",
-                    synced_at=now, outcome=outcome.outcome,
+                    synced_at=now, outcome=outcome.outcome, message=outcome.message,
                 ),
                 region=record.region,
             )
