@@ -164,3 +164,29 @@ async def test_competency_points_bounded_verified_and_totalled(service):
 
     payloads = await reviewed_payloads()
     assert [(p["decision"], p["verified_points_total"]) for p in payloads] == [("verified", 20), ("rejected", 20)]
+
+
+async def test_evidence_proving_a_record_cannot_be_deleted_from_under_it(service):
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    cert = await upload_pdf(service, plan, "sertifikat")
+    photo = await upload_pdf(service, plan, "foto", item_id="pk-1")
+    record = await service.client.post("/v1/competency-records", headers=guru, json={
+        "plan_id": plan.plan_id, "activity_type": "pelatihan", "title": "Pelatihan", "points": 8, "evidence_id": cert})
+    assert record.status_code == 201, record.text
+    report = await service.client.post("/v1/daily-reports", headers=guru, json={
+        "plan_id": plan.plan_id, "target_id": "t-1", "report_date": str(jakarta_today()),
+        "activity": "Mengajar", "evidence_ids": [photo]})
+    assert report.status_code == 201, report.text
+    for evidence_id, used_by in ((cert, record.json()["record_id"]), (photo, report.json()["report_id"])):
+        refused = await service.client.delete(f"/v1/evidence/{evidence_id}", headers=guru)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "bukti_masih_dipakai")
+        assert refused.json()["error"]["details"]["used_by"] == [used_by]
+    assert len(service.objects()) == 2
+    # Once the record is rejected, its proof may go.
+    rejected = await service.client.post(f"/v1/competency-records/{record.json()['record_id']}/review",
+                                         json={"decision": "rejected", "reason": "Bukan sertifikat resmi."},
+                                         headers=service.assessor())
+    assert rejected.status_code == 200
+    assert (await service.client.delete(f"/v1/evidence/{cert}", headers=guru)).status_code == 204

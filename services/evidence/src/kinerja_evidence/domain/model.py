@@ -456,3 +456,14 @@ class NoteRequired(AppError):
             "catatan_wajib_diisi", "Catatan perbaikan wajib diisi.", "A note is required.",
             status_code=422,
         )
+
+
+class EvidenceInUse(Conflict):
+    def __init__(self, used_by: list[str]) -> None:
+        super().__init__(
+            "bukti_masih_dipakai",
+            "Bukti ini masih menjadi bukti catatan pengembangan kompetensi atau laporan harian: "
+            "ubah atau hapus catatan itu lebih dulu.",
+            "The evidence still proves a competency record or a daily report.",
+            details={"used_by": used_by},
+        )

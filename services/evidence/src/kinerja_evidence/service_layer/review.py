@@ -11,12 +11,15 @@ from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.storage import ObjectStorage
-from kinerja_evidence.adapters.tables import Evidence, PlanView
+from sqlmodel import select
+
+from kinerja_evidence.adapters.tables import CompetencyRecord, DailyReport, Evidence, PlanView
 from kinerja_evidence.domain.model import (
     EVIDENCE_REJECTED,
     EVIDENCE_VERIFIED,
     AccessDenied,
     Caller,
+    EvidenceInUse,
     EvidenceNotFound,
     EvidenceReadOnly,
     ReasonRequired,
@@ -90,6 +93,13 @@ async def delete_evidence(
             raise AccessDenied()
         if await is_finalized(uow.session, row.period_id, row.teacher_nip):
             raise EvidenceReadOnly()
+        # Proof of points or of a day's work does not vanish from under its record.
+        records = (await uow.session.exec(select(CompetencyRecord.record_id).where(
+            CompetencyRecord.evidence_id == evidence_id, CompetencyRecord.status != EVIDENCE_REJECTED))).all()
+        reports = (await uow.session.exec(select(DailyReport.report_id).where(
+            DailyReport.plan_id == row.plan_id, DailyReport.evidence_ids.contains(f'"{evidence_id}"')))).all()  # type: ignore[union-attr]
+        if records or reports:
+            raise EvidenceInUse([*records, *reports])
         plan = await uow.session.get(PlanView, row.plan_id)
         key = row.object_key
         uow.publish(
