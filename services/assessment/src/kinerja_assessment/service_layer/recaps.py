@@ -68,26 +68,35 @@ async def recap(
         else:
             scope, unit = Assessment.region.startswith(code[:2]), Assessment.region
         base = (Assessment.period_id == period_id, scope)
-        units_q = select(unit).where(*base).group_by(unit).order_by(unit)
-        total_units = (await uow.session.exec(select(func.count()).select_from(units_q.subquery()))).one()
-        page = list((await uow.session.exec(units_q.offset(offset).limit(limit))).all())
         on_time = func.sum(case((Assessment.finalized_at <= deadline_ts, 1), else_=0))
-        rows = (await uow.session.exec(
-            select(unit, Assessment.status, Assessment.predikat, Assessment.jenjang, func.count(), on_time)
-            .where(*base, unit.in_(page))
-            .group_by(unit, Assessment.status, Assessment.predikat, Assessment.jenjang)
-        )).all() if page else []
+        columns = (unit, Assessment.status, Assessment.predikat, Assessment.jenjang, func.count(), on_time)
+        groups = (unit, Assessment.status, Assessment.predikat, Assessment.jenjang)
         by_unit: dict[str, dict] = defaultdict(_blank)
         totals = _blank()
-        for key, status, predikat, jenjang, n, n_on_time in rows:
-            for bucket in (by_unit[key],):
-                _add(bucket, status, predikat, jenjang, n, n_on_time or 0)
-        totals_rows = (await uow.session.exec(
-            select(Assessment.status, Assessment.predikat, Assessment.jenjang, func.count(), on_time)
-            .where(*base).group_by(Assessment.status, Assessment.predikat, Assessment.jenjang)
-        )).all()
-        for status, predikat, jenjang, n, n_on_time in totals_rows:
-            _add(totals, status, predikat, jenjang, n, n_on_time or 0)
+        if level != "district":
+            # A school or a province's districts: few units, so one scan grouped by unit gives
+            # every row and the totals; the page is cut from the sorted units.
+            rows = (await uow.session.exec(select(*columns).where(*base).group_by(*groups))).all()
+            units = sorted({r[0] for r in rows})
+            total_units, page = len(units), units[offset:offset + limit]
+            for key, status, predikat, jenjang, n, n_on_time in rows:
+                _add(totals, status, predikat, jenjang, n, n_on_time or 0)
+                if key in page:
+                    _add(by_unit[key], status, predikat, jenjang, n, n_on_time or 0)
+        else:
+            # A district's schools (hundreds to thousands): page the schools in the database,
+            # aggregate only the page, and the district's totals in a second grouped query.
+            units_q = select(unit).where(*base).group_by(unit).order_by(unit)
+            total_units = (await uow.session.exec(select(func.count()).select_from(units_q.subquery()))).one()
+            page = list((await uow.session.exec(units_q.offset(offset).limit(limit))).all())
+            rows = (await uow.session.exec(
+                select(*columns).where(*base, unit.in_(page)).group_by(*groups))).all() if page else []
+            for key, status, predikat, jenjang, n, n_on_time in rows:
+                _add(by_unit[key], status, predikat, jenjang, n, n_on_time or 0)
+            totals_rows = (await uow.session.exec(
+                select(*columns[1:]).where(*base).group_by(*groups[1:]))).all()
+            for status, predikat, jenjang, n, n_on_time in totals_rows:
+                _add(totals, status, predikat, jenjang, n, n_on_time or 0)
         today = jakarta_date(clock.now())
         return {
             "period_id": period_id, "level": level, "code": code,
