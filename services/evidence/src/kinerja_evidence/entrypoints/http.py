@@ -95,12 +95,16 @@ _UPLOAD_BODY = {
 async def upload(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     ctx = _context(request)
 
+    early: dict = {}
+
     async def refuse_early(fields: dict[str, str]) -> None:
         # plan_id came before the file (as browsers and most clients send it): refuse a
         # wrong plan before its bytes travel over a poor connection.
         if fields.get("plan_id"):
-            await uploads.check_upload_allowed(
-                ctx.uow, principal, fields["plan_id"], fields.get("item_id") or None, today=ctx.today()
+            key = (fields["plan_id"], fields.get("item_id") or None)
+            early[key] = await uploads.check_target(
+                ctx.uow, principal, key[0], key[1],
+                type_limits=ctx.settings.evidence_type_max_bytes, today=ctx.today(),
             )
 
     form = await receive_form(
@@ -120,6 +124,7 @@ async def upload(request: Request, principal: CurrentPrincipal) -> JSONResponse:
             item_id=form.fields.get("item_id") or None,
             type_limits=ctx.settings.evidence_type_max_bytes,
             today=ctx.today(),
+            checked=early.get((plan_id, form.fields.get("item_id") or None)),
         )
     finally:
         form.close()

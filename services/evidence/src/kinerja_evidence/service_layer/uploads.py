@@ -40,13 +40,6 @@ class IncomingFile:
     file_name: str | None
 
 
-async def check_upload_allowed(
-    uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str, item_id: str | None = None,
-    today: date | None = None,
-) -> Target:
-    return await check_target(uow_factory, caller, plan_id, item_id, today=today)
-
-
 async def upload_evidence(
     uow_factory: UnitOfWorkFactory,
     storage: ObjectStorage,
@@ -58,8 +51,11 @@ async def upload_evidence(
     item_id: str | None = None,
     type_limits: dict[str, int] | None = None,
     today: date | None = None,
+    checked: Target | None = None,
 ) -> Evidence:
-    target = await check_target(uow_factory, caller, plan_id, item_id, type_limits=type_limits, today=today)
+    """``checked``: the target as checked before the file's bytes were read (same plan and
+    item); it is checked again in the transaction that records the file."""
+    target = checked or await check_target(uow_factory, caller, plan_id, item_id, type_limits=type_limits, today=today)
     if incoming.size == 0:
         raise EmptyFile()
     if incoming.size > max_bytes:
