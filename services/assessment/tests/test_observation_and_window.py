@@ -11,7 +11,7 @@ from kinerja_shared.testing.http import bearer
 
 from assessment_harness import (
     GURU, GURU2, KS, KS_AUTH, NPSN, REGION, approved, assessment_for, open_assessments, outbox, publish,
-    rate_and_finalize, ratings, roster, snapshot,
+    rate_and_finalize, ratings, roster, snapshot, uploaded,
 )
 
 PENGAWAS = "196805141993031002"
@@ -167,3 +167,23 @@ async def test_a_principal_is_assessed_by_their_pengawas(service):
     assert r.status_code == 200 and r.json()["response"] == "diterima_guru"
     row = next(m for m in await outbox(runtime) if m.event_type == "assessment.assessment.finalized")
     assert f'"nip":"{PENGAWAS}"' in row.data.replace(" ", "") and f'"nip":"{KS}"' in row.data.replace(" ", "")
+
+
+async def test_stage_a_attaches_the_lesson_plan_from_the_evidence_service(service):
+    runtime, client, js = service
+    period_id, [a] = await open_assessments(runtime, client, js, GURU)
+    modul = uploaded(a["plan_id"], period_id)
+    await publish(js, modul)
+    await assessment_for(client, a["plan_id"], evidence=1)
+    url = f"/v1/assessments/{a['assessment_id']}/observation/stages"
+    before = await snapshot(runtime)
+    for evidence_id in ("tidak-ada", 42):
+        r = await client.post(url, headers=KS_AUTH, json={**stage("A", "2026-03-02"), "lesson_plan_evidence_id": evidence_id})
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "modul_ajar_tidak_valid"), r.text
+    assert await snapshot(runtime) == before
+    r = await client.post(url, headers=KS_AUTH, json={**stage("A", "2026-03-02"), "lesson_plan_evidence_id": modul.evidence_id})
+    assert r.status_code == 201 and r.json()["stages"][0]["lesson_plan_evidence_id"] == modul.evidence_id
+    r = await client.post(url, headers=KS_AUTH, json={**stage("B", "2026-03-09"), "lesson_plan_evidence_id": modul.evidence_id})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "modul_ajar_tidak_valid")
+    row = next(m for m in await outbox(runtime) if m.event_type == "assessment.observation.stage_recorded")
+    assert modul.evidence_id in row.data

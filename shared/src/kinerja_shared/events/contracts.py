@@ -594,6 +594,9 @@ class ObservationStageRecorded(EventContract):
     notes: str = ""
     recorded_by: str
     recorded_at: datetime
+    lesson_plan_evidence_id: str | None = Field(
+        None, description="stage A: the lesson plan (modul ajar) uploaded to the evidence service"
+    )
 
 
 class ObservationScore(EventContract):

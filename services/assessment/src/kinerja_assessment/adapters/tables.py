@@ -137,6 +137,7 @@ class ObservationStage(SQLModel, table=True):
     notes: str = ""
     recorded_by: str = Field(max_length=18)
     recorded_at: datetime = Field(default_factory=_now)
+    lesson_plan_evidence_id: str | None = Field(default=None, max_length=64)
 
 
 class Observation(SQLModel, table=True):

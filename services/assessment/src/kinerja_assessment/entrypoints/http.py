@@ -58,6 +58,7 @@ class StageBody(BaseModel):
     held_on: Any = Field(None, description="YYYY-MM-DD")
     participants: Any = Field(None, description="names of those taking part")
     notes: Any = ""
+    lesson_plan_evidence_id: Any = Field(None, description="stage A: the lesson plan's evidence id (optional)")
 
 
 class ScoresBody(BaseModel):
@@ -182,7 +183,7 @@ async def get_observation(assessment_id: str, request: Request, principal: Curre
 async def record_stage(assessment_id: str, body: StageBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_stage(
         _uow(request), principal, assessment_id, _clock(request), stage=body.stage, held_on=body.held_on,
-        participants=body.participants, notes=body.notes,
+        participants=body.participants, notes=body.notes, lesson_plan_evidence_id=body.lesson_plan_evidence_id,
     )
 
 

@@ -12,12 +12,13 @@ from kinerja_shared.errors import AppError
 from kinerja_shared.events.contracts import ObservationJudged, ObservationScored, ObservationStageRecorded
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
-from kinerja_assessment.adapters.tables import Assessment, Observation, ObservationStage
+from kinerja_assessment.adapters.tables import Assessment, EvidenceView, Observation, ObservationStage
 from kinerja_assessment.domain import assessment as assessment_rules
 from kinerja_assessment.domain import observation as rules
 from kinerja_assessment.service_layer.assessments import (
     assessor_of_record, can_read, denied, load, observation_state,
 )
+from kinerja_assessment.service_layer.read_model import DELETED
 
 
 def focus_behaviours(a: Assessment) -> list[str]:
@@ -37,6 +38,20 @@ async def _observation(uow: UnitOfWork, a: Assessment, observer: str) -> Observa
         assessment_id=a.assessment_id, observer_nip=observer)
 
 
+async def _lesson_plan(uow: UnitOfWork, a: Assessment, stage: str, evidence_id: object) -> str | None:
+    """Stage A may name the lesson plan (modul ajar) the teacher uploaded as evidence of this
+    plan; it must be in the read model and not deleted."""
+    if evidence_id in (None, ""):
+        return None
+    found = await uow.session.get(EvidenceView, str(evidence_id)) if isinstance(evidence_id, str) else None
+    if stage != "A" or found is None or found.plan_id != a.plan_id or found.status == DELETED:
+        raise AppError("modul_ajar_tidak_valid",
+                       "Modul ajar harus berupa bukti dukung rencana ini yang belum dihapus, dilampirkan pada tahap A.",
+                       "The lesson plan must be this plan's (not deleted) evidence, attached at stage A.",
+                       status_code=422)
+    return found.evidence_id
+
+
 def _parse_date(value: object) -> date:
     try:
         return date.fromisoformat(str(value))
@@ -47,7 +62,7 @@ def _parse_date(value: object) -> date:
 
 async def record_stage(
     uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock, *,
-    stage: object, held_on: object, participants: object, notes: object,
+    stage: object, held_on: object, participants: object, notes: object, lesson_plan_evidence_id: object = None,
 ) -> dict:
     day = _parse_date(held_on)
     people = rules.parse_participants(participants)
@@ -58,9 +73,11 @@ async def record_stage(
         now = clock.now()
         recorded, obs = await observation_state(uow, a.assessment_id)
         stage = rules.ensure_next_stage(recorded, stage, day, jakarta_date(now))
+        lesson_plan = await _lesson_plan(uow, a, stage, lesson_plan_evidence_id)
         uow.session.add(ObservationStage(assessment_id=a.assessment_id, stage=stage, held_on=day,
                                          participants=json.dumps(people), notes=text,
-                                         recorded_by=principal.nip or "", recorded_at=now))
+                                         recorded_by=principal.nip or "", recorded_at=now,
+                                         lesson_plan_evidence_id=lesson_plan))
         obs = obs or Observation(assessment_id=a.assessment_id, observer_nip=principal.nip or "")
         obs.updated_at = now
         uow.session.add(obs)
@@ -68,6 +85,7 @@ async def record_stage(
             assessment_id=a.assessment_id, plan_id=a.plan_id, period_id=a.period_id, teacher_nip=a.teacher_nip,
             school_npsn=a.school_npsn, stage=stage, stage_label=rules.stages()[stage], held_on=day,
             participants=people, notes=text, recorded_by=principal.nip or "", recorded_at=now,
+            lesson_plan_evidence_id=lesson_plan,
         ), region=a.region)
         await uow.commit()
         return await _view(uow, a)
@@ -143,7 +161,8 @@ async def _view(uow: UnitOfWork, a: Assessment) -> dict:
         "teacher_nip": a.teacher_nip,
         "focus_behaviours": focus_behaviours(a),
         "stages": [{"stage": r.stage, "label": labels[r.stage], "held_on": r.held_on.isoformat(),
-                    "participants": json.loads(r.participants), "notes": r.notes, "recorded_by": r.recorded_by}
+                    "participants": json.loads(r.participants), "notes": r.notes, "recorded_by": r.recorded_by,
+                    "lesson_plan_evidence_id": r.lesson_plan_evidence_id}
                    for r in rows],
         "next_stage": next((s for s in labels if s not in done), None),
         "scores": json.loads(obs.scores) if obs else [],
