@@ -24,6 +24,7 @@ async def events(js, subject: str, n: int) -> list[dict]:
     msgs = await sub.fetch(n, timeout=10)
     for m in msgs:
         await m.ack()
+    await sub.unsubscribe()  # leave no pull subscription open for the connection's close
     return [json.loads(m.data) for m in msgs]
 
 
