@@ -20,6 +20,7 @@ from sqlmodel import select
 import hashlib
 from datetime import date
 
+from kinerja_evidence.domain.model import today_in_jakarta as jakarta_today
 from kinerja_shared.events import (
     MonthlyTarget,
     PeriodOpened,
@@ -63,12 +64,6 @@ def default_items() -> list[PlanItem]:
                  title="Pelatihan asesmen diagnostik", points=32),
         PlanItem(item_id="tt-1", kind="tugas_tambahan", code="kepala_perpustakaan", title="Kepala perpustakaan"),
     ]
-
-
-def jakarta_today() -> date:
-    from kinerja_evidence.domain.model import today_in_jakarta
-
-    return today_in_jakarta()
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).parent))
 import evidence_samples as samples  # noqa: E402
-from conftest import jakarta_today  # noqa: E402
+from kinerja_evidence.domain.model import today_in_jakarta as jakarta_today  # noqa: E402
 
 from kinerja_evidence.adapters.tables import CompetencyRecord, DailyReport  # noqa: E402
 

@@ -19,7 +19,7 @@ from kinerja_shared.testing.wait import eventually as wait_for
 
 sys.path.insert(0, str(Path(__file__).parent))
 import evidence_samples as samples  # noqa: E402
-from conftest import jakarta_today  # noqa: E402
+from kinerja_evidence.domain.model import today_in_jakarta as jakarta_today  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -363,13 +363,12 @@ async def test_an_upload_begun_inside_the_window_may_finish_after_it_closes(serv
     from kinerja_shared.events import PeriodClosed
     from kinerja_shared.testing.wait import eventually
 
-    from conftest import jakarta_today as today_
     from kinerja_evidence.adapters.tables import PeriodView
 
     clock = FileClock(tmp_path / "clock")
     clock.set(datetime.now(timezone.utc))
     async with service_factory(clock_file=str(clock.path)) as service:
-        last_day = today_()
+        last_day = jakarta_today()
         period = await service.open_period(execution=(last_day - timedelta(days=30), last_day))
         plan = await service.approved_plan(period_id=period)
         guru = service.guru(plan.teacher_nip)
