@@ -7,6 +7,7 @@ the network), ``bkd`` (the civil-service records, e.g. a NIP SIASN does not know
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -77,10 +78,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -12,6 +12,7 @@ import: a column that is absent leaves the stored value as it is; present but em
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping
@@ -155,10 +156,8 @@ def decode_roster(data: bytes) -> str | None:
     Windows-1252 leaves undefined)."""
     if b"\x00" in data:
         return None
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:

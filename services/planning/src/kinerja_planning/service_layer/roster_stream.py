@@ -62,10 +62,12 @@ def detect_encoding(path: Path, chunk: int = 1 << 20) -> str | None:
                     utf8 = False
     if utf8:
         return "utf-8-sig"
+    # Windows-1252 leaves five bytes undefined: only decoding the whole file proves it is text.
+    cp1252 = codecs.getincrementaldecoder("cp1252")()
     try:
-        with path.open("r", encoding="cp1252", newline="") as f:
-            while f.read(chunk):
-                pass
+        with path.open("rb") as f:
+            while data := f.read(chunk):
+                cp1252.decode(data)
     except UnicodeDecodeError:
         return None
     return "cp1252"
