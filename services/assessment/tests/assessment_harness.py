@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from kinerja_shared.events import (
     EvidenceUploaded,
+    MonthlyTarget,
     PeriodOpened,
     PeriodStage,
     PlanItem,
@@ -75,10 +76,11 @@ ITEMS = [
 
 
 def approved(plan_id: str, period_id: str, nip: str = GURU, assessor: str = KS,
-             plan_kind: str = "guru") -> PlanApproved:
-    return PlanApproved(plan_id=plan_id, period_id=period_id, teacher_nip=nip, school_npsn=NPSN,
+             plan_kind: str = "guru", npsn: str = NPSN, monthly_targets: tuple[MonthlyTarget, ...] = ()) -> PlanApproved:
+    return PlanApproved(plan_id=plan_id, period_id=period_id, teacher_nip=nip, school_npsn=npsn,
                         assessor_nip=assessor, indicators=["D.1.1"], revision=1, approved_by=assessor,
-                        plan_kind=plan_kind, items=ITEMS, approved_at=datetime.now(timezone.utc))
+                        plan_kind=plan_kind, items=ITEMS, monthly_targets=list(monthly_targets),
+                        approved_at=datetime.now(timezone.utc))
 
 
 def uploaded(plan_id: str, period_id: str, evidence_id: str | None = None) -> EvidenceUploaded:

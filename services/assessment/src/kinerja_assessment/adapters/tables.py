@@ -90,6 +90,8 @@ class Assessment(SQLModel, table=True):
     response: str | None = Field(default=None, max_length=16)
     responded_version: int | None = None
     responded_at: datetime | None = None
+    # PlanApproved.monthly_targets: [{target_id, month, item_id, description}]
+    monthly_targets: str = Field(default="[]", sa_column=_text("[]"))
 
 
 class AssessmentVersion(SQLModel, table=True):
@@ -207,8 +209,33 @@ class EvidenceView(SQLModel, table=True):
     status_note: str = Field("", sa_column_kwargs={"server_default": ""})
 
 
+class DailyReportView(SQLModel, table=True):
+    """One row per laporan harian seen (DailyReportSubmitted / DailyReportReviewed), per teacher
+    and period. Its state is the latest of its events by their own time (domain/daily_reports.py):
+    a review that arrives before its submission creates the row, the submission fills in the
+    target without undoing the review."""
+
+    __tablename__ = "assessment_daily_reports"
+    __table_args__ = (Index("ix_assessment_daily_reports_period_teacher", "period_id", "teacher_nip"),)
+
+    report_id: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(max_length=64)
+    period_id: str = Field(max_length=64)
+    teacher_nip: str = Field(max_length=18)
+    school_npsn: str = Field(max_length=8)
+    target_id: str | None = Field(default=None, max_length=64)  # None until the submission arrives
+    report_date: date
+    report_month: str = Field(max_length=7)  # "YYYY-MM" of report_date, grouped on
+    status: str = Field(max_length=16)  # submitted | accepted | needs_fix
+    status_at: datetime
+    submitted: bool = False  # a submission of it has arrived
+    fix_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fix_by: str | None = Field(default=None, max_length=18)
+    fix_at: datetime | None = None  # the latest "needs_fix" review
+
+
 TABLES = [
     t.__table__
     for t in (RosterPerson, PeriodView, Assessment, AssessmentVersion, Objection, ObservationStage,
-              Observation, Extension, OrganisationPredikat, PeriodicReview, EvidenceView)
+              Observation, Extension, OrganisationPredikat, PeriodicReview, EvidenceView, DailyReportView)
 ]

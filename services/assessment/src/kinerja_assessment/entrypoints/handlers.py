@@ -5,7 +5,9 @@ from __future__ import annotations
 from kinerja_shared.events import (
     EvidenceUploaded, PeriodOpened, PeriodScheduleChanged, PlanApproved, RosterImported,
 )
-from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
+from kinerja_shared.events.contracts import (
+    DailyReportReviewed, DailyReportSubmitted, EvidenceDeleted, EvidenceRejected, EvidenceVerified,
+)
 from kinerja_shared.messaging.streams import ConsumerSpec
 from sqlalchemy.exc import IntegrityError
 
@@ -65,6 +67,16 @@ async def on_evidence_deleted(event: EvidenceDeleted, _envelope, uow) -> None:
     await _flush(uow)
 
 
+async def on_daily_report_submitted(event: DailyReportSubmitted, _envelope, uow) -> None:
+    await read_model.apply_daily_report_submitted(uow, event)
+    await _flush(uow)
+
+
+async def on_daily_report_reviewed(event: DailyReportReviewed, _envelope, uow) -> None:
+    await read_model.apply_daily_report_reviewed(uow, event)
+    await _flush(uow)
+
+
 PLANNING_HANDLERS = {
     RosterImported: on_roster_imported,
     PeriodOpened: on_period_opened,
@@ -76,4 +88,6 @@ EVIDENCE_HANDLERS = {
     EvidenceVerified: on_evidence_verified,
     EvidenceRejected: on_evidence_rejected,
     EvidenceDeleted: on_evidence_deleted,
+    DailyReportSubmitted: on_daily_report_submitted,
+    DailyReportReviewed: on_daily_report_reviewed,
 }

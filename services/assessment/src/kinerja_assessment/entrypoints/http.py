@@ -138,8 +138,15 @@ async def get_distribution(assessment_id: str, request: Request, principal: Curr
 
 
 @router.get("/assessments/{assessment_id}/workbench", summary="The PPK's one view of an assessment")
-async def get_workbench(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
-    return await workbench.workbench(_uow(request), principal, assessment_id, _clock(request))
+async def get_workbench(
+    assessment_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    notes_limit: int = Query(10, ge=1, le=100, description="daily reports: a page of the latest 'needs_fix' notes"),
+    notes_offset: int = Query(0, ge=0),
+) -> dict:
+    return await workbench.workbench(_uow(request), principal, assessment_id, _clock(request),
+                                     notes_limit=notes_limit, notes_offset=notes_offset)
 
 
 @router.post("/assessments/{assessment_id}/finalize", summary="Finalize: freezes it and mirrors it to e-Kinerja")

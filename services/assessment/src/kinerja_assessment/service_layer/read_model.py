@@ -7,6 +7,11 @@ evidence events of one piece of evidence (which can overtake each other once som
 the review state is applied by the event's own time: a verification that arrives before the
 upload it concerns creates the row, the upload later fills in the file's facts without undoing
 the review, and a deletion is final.
+
+Daily reports (laporan harian) do not wait for anything: a row per report, keyed by its id and
+holding its teacher and period, is all the workbench needs. Their state follows the rule in
+domain/daily_reports.py (the later event wins, accepted is final), so a review that arrives
+before its submission is kept and the submission later only fills in its target.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ from datetime import datetime
 from kinerja_shared.events import (
     EvidenceUploaded, PeriodOpened, PeriodScheduleChanged, PlanApproved, RosterImported,
 )
-from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
+from kinerja_shared.events.contracts import (
+    DailyReportReviewed, DailyReportSubmitted, EvidenceDeleted, EvidenceRejected, EvidenceVerified,
+)
 from kinerja_shared.messaging.consumer import NotReady
 from kinerja_shared.uow import UnitOfWork
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from kinerja_assessment.adapters.tables import Assessment, EvidenceView, PeriodView, RosterPerson
+from kinerja_assessment.adapters.tables import (
+    Assessment, DailyReportView, EvidenceView, PeriodView, RosterPerson,
+)
+from kinerja_assessment.domain import daily_reports as reports
 from kinerja_assessment.domain.angka_kredit import jenjang_of
 
 _ASSESSMENT_NAMESPACE = uuid.UUID("5d3c9a53-3f0e-4d7e-9b8e-6a1f2f0e4b11")
@@ -38,12 +48,13 @@ class ConcurrentInsert(Exception):
     duplicate delivery and acknowledge, losing this event."""
 
 
-async def _insert(uow: UnitOfWork, row: EvidenceView) -> None:
+async def _insert(uow: UnitOfWork, row: EvidenceView | DailyReportView) -> None:
     uow.session.add(row)
     try:
         await uow.session.flush()
     except IntegrityError as exc:
-        raise ConcurrentInsert(f"bukti {row.evidence_id} baru saja dicatat oleh event lain") from exc
+        what = f"bukti {row.evidence_id}" if isinstance(row, EvidenceView) else f"laporan harian {row.report_id}"
+        raise ConcurrentInsert(f"{what} baru saja dicatat oleh event lain") from exc
 
 
 def assessment_id_for(plan_id: str) -> str:
@@ -106,9 +117,10 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
         raise NotReady(f"periode {event.period_id} belum diketahui")
     existing = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == event.plan_id))).first()
     items = json.dumps([i.model_dump() for i in event.items])
+    targets = json.dumps([t.model_dump() for t in event.monthly_targets])
     if existing is not None:
         if existing.status == "open":  # a later approval of the same plan carries its latest items
-            existing.plan_items = items
+            existing.plan_items, existing.monthly_targets = items, targets
             uow.session.add(existing)
         return
     uow.session.add(
@@ -122,6 +134,7 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
             region=teacher.region,
             plan_kind=event.plan_kind,
             plan_items=items,
+            monthly_targets=targets,
             jenjang=jenjang_of(teacher.jenjang) or "",
         )
     )
@@ -194,3 +207,49 @@ async def apply_evidence_deleted(uow: UnitOfWork, event: EvidenceDeleted) -> Non
         await _count(uow, assessment, -1)
     row.status, row.status_at = DELETED, event.deleted_at
     uow.session.add(row)
+
+
+async def _daily_report(uow: UnitOfWork, report_id: str) -> DailyReportView | None:
+    # Locked on PostgreSQL: two events of one report applied at once must not both read the old
+    # state (SQLite has one writer at a time anyway).
+    return await uow.session.get(DailyReportView, report_id, with_for_update=True)
+
+
+async def apply_daily_report_submitted(uow: UnitOfWork, event: DailyReportSubmitted) -> None:
+    row = await _daily_report(uow, event.report_id)
+    incoming = reports.ReportState(reports.SUBMITTED, event.submitted_at)
+    if row is None:
+        row = DailyReportView(
+            report_id=event.report_id, plan_id=event.plan_id, period_id=event.period_id,
+            teacher_nip=event.teacher_nip, school_npsn=event.school_npsn, target_id=event.target_id,
+            report_date=event.report_date, report_month=reports.month_of(event.report_date),
+            status=incoming.status, status_at=incoming.at, submitted=True,
+        )
+        await _insert(uow, row)
+        return
+    # The submission brings the target (a review that came first does not carry it).
+    row.target_id, row.submitted = event.target_id, True
+    if reports.supersedes(reports.ReportState(row.status, row.status_at), incoming):
+        row.status, row.status_at = incoming.status, incoming.at
+    uow.session.add(row)
+
+
+async def apply_daily_report_reviewed(uow: UnitOfWork, event: DailyReportReviewed) -> None:
+    row = await _daily_report(uow, event.report_id)
+    incoming = reports.ReportState(event.decision, event.reviewed_at)
+    is_new = row is None
+    if row is None:  # the review overtook the submission: keep it, the submission fills in the rest
+        row = DailyReportView(
+            report_id=event.report_id, plan_id=event.plan_id, period_id=event.period_id,
+            teacher_nip=event.teacher_nip, school_npsn=event.school_npsn, target_id=None,
+            report_date=event.report_date, report_month=reports.month_of(event.report_date),
+            status=incoming.status, status_at=incoming.at, submitted=False,
+        )
+    elif reports.supersedes(reports.ReportState(row.status, row.status_at), incoming):
+        row.status, row.status_at = incoming.status, incoming.at
+    if event.decision == reports.NEEDS_FIX and reports.is_newer_note(row.fix_at, event.reviewed_at):
+        row.fix_note, row.fix_by, row.fix_at = event.note, event.reviewed_by, event.reviewed_at
+    if is_new:
+        await _insert(uow, row)
+    else:
+        uow.session.add(row)

@@ -19,12 +19,14 @@ from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.service_layer.assessments import (
     can_read, denied, distribution_for, extension_until, load, predikat_of, view, window_of,
 )
+from kinerja_assessment.service_layer.daily_reports import daily_reports_of
 from kinerja_assessment.service_layer.observations import observation_view
 from kinerja_assessment.service_layer.read_model import DELETED, VERIFIED
 from kinerja_assessment.service_layer.reviews import reviews_of
 
 
-async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock) -> dict:
+async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock, *,
+                    notes_limit: int = 10, notes_offset: int = 0) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
         # The assessed person reads their own assessment, not the assessor's workbench.
@@ -72,10 +74,8 @@ async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assess
                            "status": e.status, "status_note": e.status_note, "reuse_flagged": e.reuse_flagged,
                            "reuse_of": json.loads(e.reuse_of or "[]"), "uploaded": e.uploaded} for e in evidence],
             },
-            # The evidence service publishes no daily-report (laporan harian) events yet; when it
-            # does, their review states belong here.
-            "daily_reports": {"available": False, "items": [],
-                              "note": "Laporan harian belum diterbitkan oleh layanan bukti dukung."},
+            "daily_reports": await daily_reports_of(uow, a, period, notes_limit=notes_limit,
+                                                    notes_offset=notes_offset),
             "deadline": deadline,
             "periodic_reviews": await reviews_of(uow, a.assessment_id),
             "angka_kredit_preview": (
