@@ -755,3 +755,142 @@ class EkinerjaSyncRequeued(EventContract):
     message: str
     previous_message: str | None = None
     requeued_at: datetime
+
+
+# Agreed plans (SKP) and periodic reviews mirrored to e-Kinerja: their own events, so that a
+# downstream system reading ekinerja.sync.* (final results, keyed by assessment) is not handed
+# a plan id as an assessment id.
+
+ResponsibleActor = Literal["guru", "operator_sekolah", "operator_dinas", "bkd", "bkn", "sistem"]
+
+
+@register
+class EkinerjaSkpSyncSucceeded(EventContract):
+    """An agreed plan (SKP, one revision) is in e-Kinerja: saved now ("acknowledged") or found
+    there before a re-send ("already_stored"). A later revision (re-approved after a return)
+    updates the same e-Kinerja record: the same ``ekinerja_record_id``."""
+
+    context = "ekinerja"
+    aggregate = "skp_sync"
+    event = "succeeded"
+
+    plan_id: str
+    plan_revision: int
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    ekinerja_record_id: str
+    synced_at: datetime
+    outcome: str
+    message: str
+
+
+@register
+class EkinerjaSkpSyncFailed(EventContract):
+    """An attempt to mirror an agreed plan (SKP) failed: retried later, or parked with BKN's (or
+    our) message and the actor who must act. Attempt 0 / outcome ``not_sent``: the plan could
+    not be mapped (e.g. the teacher is not in the roster) and e-Kinerja was not called."""
+
+    context = "ekinerja"
+    aggregate = "skp_sync"
+    event = "failed"
+
+    plan_id: str
+    plan_revision: int
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    status: Literal["retrying", "parked"]
+    http_status: int | None
+    message: str
+    responsible_actor: ResponsibleActor
+    failed_at: datetime
+    outcome: str
+
+
+@register
+class EkinerjaSkpSyncRequeued(EventContract):
+    """A parked SKP record went back to the queue: by an operator, or because planning's
+    roster or period fixed what it was parked for (``requeued_by`` says which)."""
+
+    context = "ekinerja"
+    aggregate = "skp_sync"
+    event = "requeued"
+
+    plan_id: str
+    plan_revision: int
+    period_id: str
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    requeued_by: str
+    message: str
+    previous_message: str | None = None
+    requeued_at: datetime
+
+
+@register
+class EkinerjaPeriodicReviewSyncSucceeded(EventContract):
+    """A periodic review (ruang-gtk-2025: monthly "YYYY-MM" or quarterly "YYYY-Qn") is in
+    e-Kinerja. A review recorded again updates the same e-Kinerja record; ``review_version``
+    counts the recordings of that review."""
+
+    context = "ekinerja"
+    aggregate = "periodic_review_sync"
+    event = "succeeded"
+
+    assessment_id: str
+    review: str
+    review_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    ekinerja_record_id: str
+    synced_at: datetime
+    outcome: str
+    message: str
+
+
+@register
+class EkinerjaPeriodicReviewSyncFailed(EventContract):
+    """An attempt to mirror a periodic review failed: retried later, or parked with the message
+    and the actor who must act (attempt 0 / ``not_sent``: it could not be mapped)."""
+
+    context = "ekinerja"
+    aggregate = "periodic_review_sync"
+    event = "failed"
+
+    assessment_id: str
+    review: str
+    review_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    status: Literal["retrying", "parked"]
+    http_status: int | None
+    message: str
+    responsible_actor: ResponsibleActor
+    failed_at: datetime
+    outcome: str
+
+
+@register
+class EkinerjaPeriodicReviewSyncRequeued(EventContract):
+    """A parked periodic-review record went back to the queue (operator, or a roster fix)."""
+
+    context = "ekinerja"
+    aggregate = "periodic_review_sync"
+    event = "requeued"
+
+    assessment_id: str
+    review: str
+    review_version: int
+    teacher_nip: str
+    school_npsn: str
+    attempt: int
+    requeued_by: str
+    message: str
+    previous_message: str | None = None
+    requeued_at: datetime

@@ -59,6 +59,14 @@ class EkinerjaClient(Protocol):
 
     async def kinerja_periodik_history(self, nip: str) -> EkinerjaResponse: ...
 
+    async def save_rencana_skp(self, payload: dict[str, Any]) -> EkinerjaResponse: ...
+
+    async def rencana_skp_history(self, nip: str) -> EkinerjaResponse: ...
+
+    async def save_evaluasi_periodik(self, payload: dict[str, Any]) -> EkinerjaResponse: ...
+
+    async def evaluasi_periodik_history(self, nip: str) -> EkinerjaResponse: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -112,6 +120,19 @@ class HttpEkinerjaClient:
 
     async def kinerja_periodik_history(self, nip: str) -> EkinerjaResponse:
         return await self._call("GET", f"/pns/rw-kinerjaperiodik/{nip}")
+
+    # Agreed plans (SKP) and periodic reviews: this project's SIASN-like endpoints (domain/mapping.py).
+    async def save_rencana_skp(self, payload: dict[str, Any]) -> EkinerjaResponse:
+        return await self._call("POST", "/rencanaskp/save", body=json.dumps(payload).encode())
+
+    async def rencana_skp_history(self, nip: str) -> EkinerjaResponse:
+        return await self._call("GET", f"/pns/rw-rencanaskp/{nip}")
+
+    async def save_evaluasi_periodik(self, payload: dict[str, Any]) -> EkinerjaResponse:
+        return await self._call("POST", "/evaluasiperiodik/save", body=json.dumps(payload).encode())
+
+    async def evaluasi_periodik_history(self, nip: str) -> EkinerjaResponse:
+        return await self._call("GET", f"/pns/rw-evaluasiperiodik/{nip}")
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -46,9 +46,26 @@ class SyncRecord(SQLModel, table=True):
     result_snapshot: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
+    # What the record mirrors (domain/model.py): "hasil" (a final result), "skp" (an agreed plan)
+    # or "review_periodik" (a periodic review). ``assessment_id`` is the key of what is mirrored
+    # and ``assessment_version`` its version: for "skp" the plan id and its revision; for
+    # "review_periodik" "<assessment id>:<review>" and the how-many-th recording of that review.
+    # (Keys of different kinds never collide, so the versions of one key are always one kind.)
+    kind: str = Field(default="hasil", max_length=16, index=True, sa_column_kwargs={"server_default": "hasil"})
+    # "review_periodik": the review ("2025-03", "2025-Q1"); "skp": None.
+    review: str | None = Field(default=None, max_length=8)
+    # "skp": the plan's period (planning's period id), to find records waiting for PeriodOpened.
+    period_id: str | None = Field(default=None, max_length=64, index=True)
 
     def payload_dict(self) -> dict[str, Any] | None:
         return json.loads(self.payload) if self.payload else None
+
+    @property
+    def subject_id(self) -> str:
+        """The assessment (hasil, review_periodik) or plan (skp) the record mirrors."""
+        if self.kind == "review_periodik" and self.review and self.assessment_id.endswith(f":{self.review}"):
+            return self.assessment_id[: -len(self.review) - 1]
+        return self.assessment_id
 
 
 class SyncAttempt(SQLModel, table=True):
@@ -64,4 +81,45 @@ class SyncAttempt(SQLModel, table=True):
     responsible_actor: str | None = Field(default=None, max_length=32)
 
 
-TABLES = [SyncRecord.__table__, SyncAttempt.__table__]
+class PersonView(SQLModel, table=True):
+    """Planning's latest roster data of a person (RosterImported): who an SKP or a periodic
+    review is about and who agreed or gave it. A roster older than the row is ignored."""
+
+    __tablename__ = "roster_people"
+
+    nip: str = Field(primary_key=True, max_length=18)
+    name: str = Field(max_length=255)
+    role: str = Field(max_length=32)
+    jabatan: str = Field(default="", max_length=255)
+    jenjang: str = Field(default="", max_length=64)
+    golongan: str = Field(default="", max_length=16)
+    asn_status: str = Field(default="PNS", max_length=16)
+    assessor_nip: str | None = Field(default=None, max_length=18)
+    roster_at: datetime
+
+
+class SchoolView(SQLModel, table=True):
+    """A school as planning's latest roster names it: the unit (Unor) e-Kinerja knows."""
+
+    __tablename__ = "roster_schools"
+
+    npsn: str = Field(primary_key=True, max_length=8)
+    name: str = Field(max_length=255)
+    region: str = Field(max_length=6)
+    roster_at: datetime
+
+
+class PeriodView(SQLModel, table=True):
+    """A period as planning opened it (PeriodOpened): the year and months of an SKP."""
+
+    __tablename__ = "periods"
+
+    period_id: str = Field(primary_key=True, max_length=64)
+    policy: str = Field(max_length=32)
+    year: int
+    month_start: int
+    month_end: int
+
+
+TABLES = [SyncRecord.__table__, SyncAttempt.__table__, PersonView.__table__, SchoolView.__table__,
+          PeriodView.__table__]

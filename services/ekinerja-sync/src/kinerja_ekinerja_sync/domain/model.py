@@ -20,3 +20,9 @@ SUPERSEDED = "superseded"
 STATUSES = (PENDING, SENDING, RETRYING, ACKNOWLEDGED, PARKED, SKIPPED, SUPERSEDED)
 DUE = (PENDING, SENDING, RETRYING)
 OPEN = DUE  # not final yet
+
+# What a record mirrors (SyncRecord.kind), in the field's own terms:
+RESULT = "hasil"  # a final result (penilaian kinerja): POST /kinerjaperiodik/save
+PLAN = "skp"  # an agreed plan ("disepakati"): POST /rencanaskp/save
+PERIODIC_REVIEW = "review_periodik"  # a periodic review (ruang-gtk-2025): POST /evaluasiperiodik/save
+KINDS = (RESULT, PLAN, PERIODIC_REVIEW)

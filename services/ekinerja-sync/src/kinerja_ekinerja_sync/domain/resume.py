@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kinerja_ekinerja_sync.domain.mapping import CannotMap, FinalResult, to_kinerja_periodik
+from kinerja_ekinerja_sync.domain.mapping import CannotMap, FinalResult, RosterPerson, to_kinerja_periodik
 
 ANY = None  # any field of the payload matters
 
@@ -54,17 +54,6 @@ def fields_that_matter(last_outcome: str | None, message: str | None) -> set[str
         if fragment in lowered:
             return fields
     return ANY
-
-
-@dataclasses.dataclass(frozen=True)
-class RosterPerson:
-    nip: str
-    name: str
-    jabatan: str
-    jenjang: str
-    golongan: str
-    asn_status: str
-    assessor_nip: str | None
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -133,3 +122,19 @@ def snapshot(result: FinalResult) -> dict[str, Any]:
 def from_snapshot(data: dict[str, Any]) -> FinalResult:
     names = {f.name for f in dataclasses.fields(FinalResult)}
     return FinalResult(**{k: v for k, v in data.items() if k in names})
+
+
+def relevant_changes(
+    old_payload: dict[str, Any] | None, payload: dict[str, Any], matter: set[str] | None,
+) -> dict[str, tuple[Any, Any]] | None:
+    """For any kind of record: the changes of a freshly mapped payload that can fix what the
+    record was parked for (``matter`` from :func:`fields_that_matter`), or None when there are
+    none. A record that could not be mapped before is fixed by being mappable now."""
+    if matter is not None and not matter:
+        return None
+    before = old_payload or {}
+    changed = {f: (before.get(f), v) for f, v in payload.items() if before.get(f) != v}
+    if old_payload is None:
+        return changed
+    relevant = changed if matter is None else {f: c for f, c in changed.items() if f in matter}
+    return relevant or None
