@@ -39,6 +39,14 @@ class Simulator:
         return httpx.get(f"{self.url}/simulator/records", timeout=5).json()
 
 
+@pytest.fixture
+def nats_server(nats_factory):
+    """Each test its own NATS server: on the session's shared server the service's durable
+    consumer would also drain the results earlier tests (assessment's) left in the stream, and
+    the simulator would count them."""
+    return nats_factory().start()
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     port = free_port()

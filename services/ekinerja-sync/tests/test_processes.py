@@ -38,13 +38,6 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
-@pytest.fixture
-def nats_server(nats_factory):
-    """Each test here its own NATS server: the service's durable consumer on the session's shared
-    server would also drain what earlier tests left in the stream, and the simulator would count it."""
-    return nats_factory().start()
-
-
 @pytest.mark.parametrize("runner", ["console_script", "python_m"])
 async def test_service_and_simulator_run_as_processes(runner, nats_server, database_url, tmp_path, make_finalized, new_nip):
     sim_port, port = free_port(), free_port()

@@ -263,9 +263,16 @@ async def start_planning(settings: Settings, clock=None):
     js = nc.jetstream()
     await ensure_streams(js, settings)
     seen: list[tuple[str, dict, dict]] = []
+    event_ids: set[str] = set()
 
     async def collect(msg) -> None:
-        seen.append((msg.subject, json.loads(msg.data), dict(msg.headers or {})))
+        # The relay republishes a row whose "sent" mark did not commit (SQLite busy, a slow
+        # ack): JetStream drops the copy by Nats-Msg-Id, a plain subscription does not.
+        envelope = json.loads(msg.data)
+        if envelope["event_id"] in event_ids:
+            return
+        event_ids.add(envelope["event_id"])
+        seen.append((msg.subject, envelope, dict(msg.headers or {})))
 
     # Plain NATS subscription: JetStream stores the relay's publish and delivers it here too.
     await nc.subscribe("kinerja.planning.>", cb=collect)
