@@ -318,3 +318,97 @@ async def test_hang_after_save_stores_then_answers_late(served):
             await client.post("/kinerjaperiodik/save", json=payload(), headers=headers)
         stats = (await client.get("/simulator/stats")).json()
         assert stats["count"] == 1 and stats["calls"]["hung_after_save"] == 1
+
+
+# ---------------------------------------------------------------- agreed plans (SKP) and periodic reviews
+
+
+def skp_payload(**changes) -> dict:
+    body = {
+        "pnsDinilaiId": NIP, "pnsDinilaiNama": "Dewi Lestari, S.Pd.", "pnsDinilaiJabatanNama": "Guru Kelas",
+        "pnsDinilaiGolongan": "III/c", "pnsDinilaiUnorNama": "SD Negeri 1 Cibinong", "jenisSkp": "GURU",
+        "koefisienId": "2", "tahun": 2026, "bulanMulaiPenilaian": 1, "bulanSelesaiPenilaian": 6,
+        "penilaiNama": "Dra. Sri Wahyuni", "penilaiNipNrp": "197204151998022001", "penilaiGolongan": "IV/a",
+        "penilaiJabatanNama": "Kepala Sekolah", "penilaiUnorNama": "SD Negeri 1 Cibinong", "statusPenilai": "ASN",
+        "indikatorRaporPendidikan": ["A.1"],
+        "rencanaHasilKerja": [{"jenis": "praktik_kinerja", "kode": "A.1", "uraian": "Literasi", "poin": 0,
+                               "perilakuFokus": ["aktivasi kognitif"]}],
+        "targetBulanan": [{"bulan": "2026-02", "uraian": "Modul ajar literasi", "kodeRencana": "A.1"}],
+        "poinPengembanganKompetensi": 32, "revisi": 1, "tanggalDisepakati": "2026-01-20",
+    }
+    body.update(changes)
+    return body
+
+
+def review_payload(**changes) -> dict:
+    body = {
+        "pnsDinilaiId": NIP, "tahun": 2025, "bulanMulaiPenilaian": 3, "bulanSelesaiPenilaian": 3, "periodikId": 1,
+        "hasilKinerjaNilai": 2, "umpanBalik": "Sesuai rencana", "tanggalEvaluasi": "2025-03-28",
+        "penilaiNama": "Dra. Sri Wahyuni", "penilaiNipNrp": "197204151998022001", "penilaiGolongan": "IV/a",
+        "penilaiJabatanNama": "Kepala Sekolah", "penilaiUnorNama": "SD Negeri 1 Cibinong", "statusPenilai": "ASN",
+    }
+    body.update(changes)
+    return body
+
+
+async def test_an_skp_is_saved_read_and_updated_in_place(sim):
+    headers = await tokens(sim)
+    r = await sim.post("/rencanaskp/save", json=skp_payload(), headers=headers)
+    assert r.status_code == 200 and r.json()["success"] is True
+    record_id = r.json()["mapData"]["id"]
+    r = await sim.post("/rencanaskp/save", json=skp_payload(id=record_id, revisi=2), headers=headers)
+    assert r.status_code == 200 and r.json()["mapData"]["id"] == record_id
+    [stored] = (await sim.get(f"/pns/rw-rencanaskp/{NIP}", headers=headers)).json()["data"]
+    assert stored["revisi"] == 2 and stored["updatedAt"] >= stored["createdAt"]
+    view = (await sim.get("/simulator/skp")).json()
+    assert view["count_by_nip_period"] == {f"{NIP}/2026/1-6": 1} and view["duplicates"] == {}
+    assert view["calls"]["save_skp"] == 2 and view["calls"]["read_skp"] == 1
+    # Kept apart from the results: the results' view and counters are unchanged.
+    assert (await sim.get("/simulator/records")).json()["count"] == 0
+    assert (await sim.get("/simulator/stats")).json()["skp"] == {"count": 1, "duplicates": {}}
+    # Two saves without the id are two records: the duplicate the sync must never cause.
+    await sim.post("/rencanaskp/save", json=skp_payload(), headers=headers)
+    assert (await sim.get("/simulator/skp")).json()["duplicates"] == {f"{NIP}/2026/1-6": 2}
+
+
+async def test_skp_rejections_and_faults(sim):
+    headers = await tokens(sim)
+    assert (await sim.post("/rencanaskp/save", json=skp_payload(), headers={})).status_code == 401
+    r = await sim.post("/rencanaskp/save", json=skp_payload(rencanaHasilKerja=[]), headers=headers)
+    assert r.status_code == 400 and "rencanaHasilKerja" in r.json()["message"]
+    r = await sim.post("/rencanaskp/save", json=skp_payload(pnsDinilaiId=UNKNOWN), headers=headers)
+    assert (r.status_code, r.json()["message"]) == (400, "NIP tidak ditemukan di SIASN")
+    r = await sim.post("/rencanaskp/save", json=skp_payload(id="tidak-ada"), headers=headers)
+    assert r.status_code == 400 and "tidak ditemukan" in r.json()["message"]
+    await sim.put("/simulator/faults", json={"units_without_skp_organisasi": ["SD Negeri 1 Cibinong"]})
+    r = await sim.post("/rencanaskp/save", json=skp_payload(), headers=headers)
+    assert (r.status_code, r.json()["message"]) == (400, "Data SKP Organisasi belum dibuat oleh atasan")
+    await sim.put("/simulator/faults", json={"units_without_skp_organisasi": [], "next_5xx_after_save": 1,
+                                             "next_429": 1})
+    r = await sim.post("/rencanaskp/save", json=skp_payload(), headers=headers)
+    assert r.status_code == 429 and r.headers["Retry-After"]
+    r = await sim.post("/rencanaskp/save", json=skp_payload(), headers=headers)
+    assert r.status_code == 502  # stored, though the answer says otherwise
+    assert (await sim.get("/simulator/skp")).json()["count"] == 1
+
+
+async def test_periodic_reviews_monthly_and_quarterly(sim):
+    headers = await tokens(sim)
+    r = await sim.post("/evaluasiperiodik/save", json=review_payload(), headers=headers)
+    assert r.status_code == 200
+    quarterly = review_payload(bulanMulaiPenilaian=1, bulanSelesaiPenilaian=3, periodikId=2)
+    assert (await sim.post("/evaluasiperiodik/save", json=quarterly, headers=headers)).status_code == 200
+    for bad, message in [
+        (review_payload(bulanSelesaiPenilaian=4), "bulanan"),
+        (review_payload(bulanMulaiPenilaian=2, bulanSelesaiPenilaian=4, periodikId=2), "triwulan"),
+        (review_payload(periodikId=3), "periodikId"),
+        (review_payload(hasilKinerjaNilai=4), "hasilKinerjaNilai"),
+    ]:
+        r = await sim.post("/evaluasiperiodik/save", json=bad, headers=headers)
+        assert r.status_code == 400 and message in r.json()["message"], r.text
+    data = (await sim.get(f"/pns/rw-evaluasiperiodik/{NIP}", headers=headers)).json()["data"]
+    assert sorted((d["bulanMulaiPenilaian"], d["bulanSelesaiPenilaian"]) for d in data) == [(1, 3), (3, 3)]
+    view = (await sim.get("/simulator/evaluasi-periodik")).json()
+    assert view["count_by_nip_period"] == {f"{NIP}/2025/3-3": 1, f"{NIP}/2025/1-3": 1}
+    await sim.post("/simulator/reset")
+    assert (await sim.get("/simulator/evaluasi-periodik")).json()["count"] == 0
