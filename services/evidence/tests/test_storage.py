@@ -129,5 +129,5 @@ async def test_a_verified_part_hash_signs_the_request_without_hashing_again(stor
     key = f"bagian-{uuid.uuid4().hex}"
     upload_id = await storage.start_multipart(key, "application/pdf")
     etag = await storage.put_part(key, upload_id, 1, body, sha256=known)
-    await storage.complete_multipart(key, upload_id, [(1, etag)])
+    await storage.complete_multipart(key, upload_id, [(1, etag)], size=len(body))
     assert (await storage.sha256_of(key)) == (known, len(body))

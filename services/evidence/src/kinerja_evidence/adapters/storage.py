@@ -246,11 +246,22 @@ class ObjectStorage:
             self.client._upload_part, self.bucket, key, data, headers, upload_id, part_number
         )
 
-    async def complete_multipart(self, key: str, upload_id: str, etags: list[tuple[int, str]]) -> None:
+    async def complete_multipart(self, key: str, upload_id: str, etags: list[tuple[int, str]], *, size: int) -> None:
+        """Idempotent: when S3 no longer knows the upload because an earlier attempt completed
+        it and the service died before recording the evidence, the object of the expected size
+        is that completion, and the client's retry goes on from there. (AWS S3 and moto answer a
+        repeated completion with success; MinIO answers NoSuchUpload.)"""
         parts = [Part(number, etag) for number, etag in etags]
-        await self._run(
-            self.client._complete_multipart_upload, self.bucket, key, upload_id, parts
-        )
+        try:
+            await self._run(
+                self.client._complete_multipart_upload, self.bucket, key, upload_id, parts
+            )
+        except S3Error as exc:
+            if exc.code != "NoSuchUpload":
+                raise
+            info = await self.stat(key)
+            if info is None or info.size != size:
+                raise
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Idempotent: an upload the store no longer knows is already gone."""

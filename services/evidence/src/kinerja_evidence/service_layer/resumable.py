@@ -430,7 +430,8 @@ async def _complete_parts(uow_factory, storage: ObjectStorage, caller: Caller, s
         raise FileChecksumMismatch(session.declared_sha256, sha)
     try:
         await storage.complete_multipart(
-            session.object_key, session.s3_upload_id or "", [(p.part_number, p.etag) for p in parts]
+            session.object_key, session.s3_upload_id or "", [(p.part_number, p.etag) for p in parts],
+            size=session.size_bytes,
         )
         if sha is None:  # no resumable hash here (no libcrypto): read the object back once
             sha, _ = await storage.sha256_of(session.object_key)
