@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import insert
+
 from kinerja_shared.correlation import current_correlation_id
 from kinerja_shared.db import SessionFactory
 from kinerja_shared.events.envelope import Envelope, EventContract, make_envelope
@@ -54,6 +56,23 @@ class UnitOfWork:
         self.session.add(OutboxMessage.from_envelope(envelope))
         self.published.append(envelope)
         return envelope
+
+    async def publish_many(self, items: list[tuple[EventContract, str, str | None]]) -> list[Envelope]:
+        """Like :meth:`publish` for many events at once, each ``(payload, region, causation_id)``:
+        their outbox rows go in with one INSERT (SQLAlchemy Core, no ORM object per row), in
+        the same transaction, in the order given. For hot paths that write hundreds of events
+        per transaction."""
+        correlation_id = current_correlation_id()
+        envelopes = [
+            make_envelope(payload, producer=self._producer, region=region, correlation_id=correlation_id,
+                          causation_id=causation_id)
+            for payload, region, causation_id in items
+        ]
+        if envelopes:
+            connection = await self.session.connection()
+            await connection.execute(insert(OutboxMessage.__table__), [OutboxMessage.row_for(e) for e in envelopes])
+            self.published.extend(envelopes)
+        return envelopes
 
     async def commit(self) -> None:
         await self.session.commit()

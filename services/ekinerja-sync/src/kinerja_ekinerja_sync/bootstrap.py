@@ -10,14 +10,23 @@ from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, HttpE
 from kinerja_ekinerja_sync.adapters.tables import TABLES
 from kinerja_ekinerja_sync.entrypoints import http
 from kinerja_ekinerja_sync.entrypoints.batch_consumer import BatchedEventConsumer
-from kinerja_ekinerja_sync.entrypoints.handlers import ASSESSMENT_CONSUMER, HANDLERS, ROSTER_CONSUMER, ROSTER_HANDLERS
+from kinerja_ekinerja_sync.entrypoints.handlers import (
+    ASSESSMENT_CONSUMER,
+    HANDLERS,
+    PLANNING_CONSUMER,
+    PLANNING_HANDLERS,
+    REVIEW_CONSUMER,
+    REVIEW_HANDLERS,
+    ROSTER_CONSUMER,
+    ROSTER_HANDLERS,
+)
 from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
 from kinerja_ekinerja_sync.service_layer.reconciliation import ScheduledReconciliation
-from kinerja_ekinerja_sync.service_layer.sync import SyncWorker, prefetch_versions
+from kinerja_ekinerja_sync.service_layer.sync import SyncWorker, prefetch_versions, write_recorded
 from kinerja_ekinerja_sync.settings import Settings
 
-DESCRIPTION = """Mirrors final assessment results into BKN e-Kinerja (or its simulator) in the
-SIASN-like shape, records every attempt with its outcome and responsible actor, and serves the
+DESCRIPTION = """Mirrors final assessment results, agreed plans (SKP) and periodic reviews into BKN
+e-Kinerja (or its simulator) in the SIASN-like shape, records every attempt with its outcome and responsible actor, and serves the
 Log Sinkronisasi."""
 
 
@@ -40,12 +49,15 @@ def build(settings: Settings | None = None, client: EkinerjaClient | None = None
     # Final results are taken in batches, one transaction each (see entrypoints/batch_consumer.py).
     consumer = BatchedEventConsumer(
         ASSESSMENT_CONSUMER, HANDLERS, runtime.uow, settings, fetch_timeout_s=settings.ekinerja_consumer_fetch_timeout_s,
-        before_batch=prefetch_versions,
+        before_batch=prefetch_versions, after_batch=write_recorded,
     )
     consumer.use_jetstream(lambda: runtime.broker.connection.jetstream())
     runtime.consumers.append(consumer)  # declared at start-up like the others
     runtime.add_background(consumer.run)
     runtime.add_consumer(ROSTER_CONSUMER, ROSTER_HANDLERS)
+    # Agreed plans (SKP) with the roster and periods they need, and periodic reviews.
+    runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
+    runtime.add_consumer(REVIEW_CONSUMER, REVIEW_HANDLERS)
     worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
     runtime.add_background(worker.run)
     runtime.worker = worker  # type: ignore[attr-defined]

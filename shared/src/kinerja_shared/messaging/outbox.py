@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from nats.js import JetStreamContext
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, SQLModel, select
 
 from kinerja_shared.correlation import NATS_HEADER
@@ -27,6 +27,7 @@ from kinerja_shared.db import SessionFactory
 from kinerja_shared.events.envelope import Envelope
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from kinerja_shared.tasks import stop_task
 
 log = get_logger(__name__)
 
@@ -58,6 +59,22 @@ class OutboxMessage(SQLModel, table=True):
             correlation_id=envelope.correlation_id,
         )
 
+    @staticmethod
+    def row_for(envelope: Envelope) -> dict:
+        """The row's values for a Core INSERT (what :meth:`from_envelope` makes, without an
+        ORM object)."""
+        return {
+            "event_id": envelope.event_id,
+            "event_type": envelope.type,
+            "subject": envelope.subject(),
+            "data": envelope.model_dump_json(),
+            "correlation_id": envelope.correlation_id,
+            "created_at": datetime.now(timezone.utc),
+            "sent_at": None,
+            "stream_seq": None,
+            "publish_attempts": 0,
+        }
+
     def headers(self) -> dict[str, str]:
         envelope = json.loads(self.data)
         return {
@@ -66,6 +83,15 @@ class OutboxMessage(SQLModel, table=True):
             EVENT_VERSION_HEADER: str(envelope["version"]),
             NATS_HEADER: self.correlation_id,
         }
+
+
+def _headers(row) -> dict[str, str]:
+    return {
+        "Nats-Msg-Id": row.event_id,
+        EVENT_TYPE_HEADER: row.event_type,
+        EVENT_VERSION_HEADER: str(json.loads(row.data)["version"]),
+        NATS_HEADER: row.correlation_id,
+    }
 
 
 class OutboxRelay:
@@ -92,11 +118,11 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            # Cancelled until it has stopped: a relay stopped while publishing can lose one
+            # cancellation (see kinerja_shared.tasks) and would run on, hanging the shutdown.
+            await stop_task(task)
 
     async def _run(self) -> None:
         backoff = self._poll_interval_s
@@ -112,38 +138,54 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
             if published < self._batch_size:
                 # Sleep until the next poll, or until a commit in this process wakes us.
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a stop() that
+                # cancels just as a commit wakes us (see kinerja_shared.tasks).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; return how many went out."""
+        """Publish one batch of pending rows; return how many went out.
+
+        Rows are read and marked with SQLAlchemy Core (one UPDATE for the batch), not as ORM
+        objects: the relay runs for every event a service writes. Each row is still published
+        and acknowledged one after the other, so a failure stops the batch in order."""
         js = self._jetstream()
+        table = OutboxMessage.__table__
         async with self._session_factory() as session:
+            connection = await session.connection()
             rows = (
-                await session.exec(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)
+                await connection.execute(
+                    select(table.c.id, table.c.event_id, table.c.event_type, table.c.subject, table.c.data,
+                           table.c.correlation_id)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            published = 0
+            done: list[dict] = []
             try:
                 for row in rows:
-                    row.publish_attempts += 1
-                    ack = await js.publish(
-                        row.subject, row.data.encode(), headers=row.headers(), timeout=5
-                    )
-                    row.sent_at = datetime.now(timezone.utc)
-                    row.stream_seq = ack.seq
-                    session.add(row)
-                    published += 1
+                    attempt = {"b_id": row.id, "b_sent_at": None, "b_seq": None}
+                    done.append(attempt)  # counted as an attempt even when it fails
+                    ack = await js.publish(row.subject, row.data.encode(), headers=_headers(row), timeout=5)
+                    attempt["b_sent_at"], attempt["b_seq"] = datetime.now(timezone.utc), ack.seq
                     EVENTS_PUBLISHED.labels(row.event_type).inc()
             finally:
                 # Keep what did go out even when a later publish failed.
+                if done:
+                    await connection.execute(
+                        update(table).where(table.c.id == bindparam("b_id")).values(
+                            publish_attempts=table.c.publish_attempts + 1,
+                            sent_at=func.coalesce(bindparam("b_sent_at", type_=table.c.sent_at.type), table.c.sent_at),
+                            stream_seq=func.coalesce(bindparam("b_seq", type_=table.c.stream_seq.type), table.c.stream_seq),
+                        ),
+                        done,
+                    )
                 await session.commit()
+            published = sum(1 for d in done if d["b_sent_at"] is not None)
             if rows:
                 log.debug("outbox.published", count=published)
         return published

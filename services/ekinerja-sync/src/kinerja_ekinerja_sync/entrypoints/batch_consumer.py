@@ -19,9 +19,11 @@ import asyncio
 import contextlib
 import time
 
+from datetime import datetime, timezone
+
 import structlog
 from nats.aio.msg import Msg
-from sqlmodel import col, select
+from sqlalchemy import insert, select
 
 from kinerja_shared.correlation import set_correlation_id
 from kinerja_shared.events.envelope import PoisonMessage, parse_envelope
@@ -32,6 +34,8 @@ from kinerja_shared.messaging.metrics import EVENTS_HANDLED, HANDLER_SECONDS
 
 log = get_logger(__name__)
 
+INBOX = InboxMessage.__table__
+
 
 class BatchedEventConsumer(EventConsumer):
     """Pulls with nats-py itself (not a FastStream subscriber): FastStream's batch loop passes
@@ -39,11 +43,13 @@ class BatchedEventConsumer(EventConsumer):
     then waits ack_wait (30 s) for redelivery. ``fetch(batch, timeout)`` returns what is there
     as soon as something is."""
 
-    def __init__(self, *args, fetch_timeout_s: float = 0.5, before_batch=None, **kwargs) -> None:
+    def __init__(self, *args, fetch_timeout_s: float = 0.5, before_batch=None, after_batch=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fetch_timeout_s = fetch_timeout_s
-        # Optional: load what the handlers need for the whole batch in one query.
+        # Optional: load what the handlers need for the whole batch in one query...
         self.before_batch = before_batch
+        # ...and write what they collected with one statement, before the inbox rows and commit.
+        self.after_batch = after_batch
 
     async def run(self) -> None:
         """A background task of the runtime (started after the durable consumer is declared)."""
@@ -98,15 +104,15 @@ class BatchedEventConsumer(EventConsumer):
         try:
             async with self.uow_factory() as uow:
                 ids = [envelope.event_id for _, envelope, _ in parsed]
+                connection = await uow.session.connection()
                 seen = set(
                     (
-                        await uow.session.exec(
-                            select(InboxMessage.event_id).where(
-                                InboxMessage.consumer == self.spec.durable, col(InboxMessage.event_id).in_(ids)
-                            )
+                        await connection.execute(
+                            select(INBOX.c.event_id).where(INBOX.c.consumer == self.spec.durable, INBOX.c.event_id.in_(ids))
                         )
-                    ).all()
+                    ).scalars()
                 )
+                inbox: list[dict] = []
                 if self.before_batch is not None:
                     await self.before_batch(uow, [c for _, e, c in parsed if c is not None and e.event_id not in seen])
                 for _msg, envelope, contract in parsed:
@@ -122,10 +128,13 @@ class BatchedEventConsumer(EventConsumer):
                     set_correlation_id(envelope.correlation_id)
                     uow.causation_id = envelope.event_id
                     await entry[1](contract, envelope, uow)
-                    uow.session.add(
-                        InboxMessage(consumer=self.spec.durable, event_id=envelope.event_id, event_type=envelope.type)
-                    )
+                    inbox.append({"consumer": self.spec.durable, "event_id": envelope.event_id,
+                                  "event_type": envelope.type, "processed_at": datetime.now(timezone.utc)})
                     outcomes.append("handled")
+                if self.after_batch is not None:
+                    await self.after_batch(uow)
+                if inbox:  # one INSERT for the batch (SQLAlchemy Core: no ORM object per event)
+                    await (await uow.session.connection()).execute(insert(INBOX), inbox)
                 await uow.commit()
         except Exception as exc:  # one event of the batch failed: each goes its own way
             log.warning("event.batch_one_by_one", size=len(parsed), reason=f"{type(exc).__name__}: {exc}")
