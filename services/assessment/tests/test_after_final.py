@@ -6,6 +6,8 @@ input changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import datetime, timezone
 
@@ -20,11 +22,21 @@ DINAS_AUTH = bearer("dinas", nip="196001011985031001", region=REGION)
 
 
 async def events(js, subject: str, n: int) -> list[dict]:
+    """The first n events on the subject. A fetch returns what is there already, and the relay
+    publishes in the background: fetch until all n have come (or fail after 15 s)."""
     sub = await js.pull_subscribe(subject, stream="KINERJA_ASSESSMENT")
-    msgs = await sub.fetch(n, timeout=10)
-    for m in msgs:
-        await m.ack()
-    await sub.unsubscribe()  # leave no pull subscription open for the connection's close
+    msgs: list = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while len(msgs) < n and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):  # nats' TimeoutError is one
+                msgs += await sub.fetch(n - len(msgs), timeout=1)
+        for m in msgs:
+            await m.ack()
+    finally:
+        await sub.unsubscribe()  # leave no pull subscription open for the connection's close
+    assert len(msgs) == n, f"{len(msgs)} of {n} events on {subject}"
     return [json.loads(m.data) for m in msgs]
 
 

@@ -30,6 +30,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
 from kinerja_shared.migrations import upgrade_database
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.tasks import stop_task
 from kinerja_shared.uow import UnitOfWorkFactory
 
 log = get_logger(__name__)
@@ -125,9 +126,8 @@ class ServiceRuntime:
                 delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Each cancelled until it has stopped (one cancellation can be lost: kinerja_shared.tasks).
+        await asyncio.gather(*(stop_task(task) for task in self._tasks))
         await self.relay.stop()
         await self.broker.stop()
         await self.engine.dispose()
