@@ -63,9 +63,19 @@ class SyncRecord(SQLModel, table=True):
     @property
     def subject_id(self) -> str:
         """The assessment (hasil, review_periodik) or plan (skp) the record mirrors."""
-        if self.kind == "review_periodik" and self.review and self.assessment_id.endswith(f":{self.review}"):
-            return self.assessment_id[: -len(self.review) - 1]
-        return self.assessment_id
+        return subject_id(self.kind, self.assessment_id, self.review)
+
+
+def review_key(assessment_id: str, review: str) -> str:
+    """The record key of a periodic review: "<assessment id>:<review>"."""
+    return f"{assessment_id}:{review}"
+
+
+def subject_id(kind: str | None, key: str, review: str | None) -> str:
+    """The assessment or plan behind a record key (works on rows read with SQLAlchemy Core too)."""
+    if kind == "review_periodik" and review and key.endswith(f":{review}"):
+        return key[: -len(review) - 1]
+    return key
 
 
 class SyncAttempt(SQLModel, table=True):

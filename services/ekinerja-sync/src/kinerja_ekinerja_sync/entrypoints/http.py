@@ -1,4 +1,5 @@
-"""The HTTP API: the sync log per teacher and per school, and the operators' record list."""
+"""The HTTP API: the sync log per teacher and per school, and the operators' record list. Every
+record has a ``kind``: hasil (final result), skp (agreed plan) or review_periodik (periodic review)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from kinerja_ekinerja_sync.service_layer import operator, queries, reconciliatio
 router = APIRouter(prefix="/v1", tags=["sync log"])
 
 
+KIND = Query(None, description="hasil (final results), skp (agreed plans) or review_periodik (periodic "
+                               "reviews); all kinds when not given")
+
+
 @router.get("/sync-log/teachers/{nip}", summary="Log Sinkronisasi of one teacher")
-async def teacher_sync_log(nip: str, request: Request, principal: CurrentPrincipal) -> dict:
-    return await queries.teacher_log(request.app.state.runtime.uow, principal, nip)
+async def teacher_sync_log(nip: str, request: Request, principal: CurrentPrincipal, kind: str | None = KIND) -> dict:
+    return await queries.teacher_log(request.app.state.runtime.uow, principal, nip, kind)
 
 
 @router.get("/sync-log/schools/{npsn}", summary="Log Sinkronisasi of one school")
-async def school_sync_log(npsn: str, request: Request, principal: CurrentPrincipal) -> dict:
-    return await queries.school_log(request.app.state.runtime.uow, principal, npsn)
+async def school_sync_log(npsn: str, request: Request, principal: CurrentPrincipal, kind: str | None = KIND) -> dict:
+    return await queries.school_log(request.app.state.runtime.uow, principal, npsn, kind)
 
 
 @router.get("/sync-log/districts/{region}", summary="Log Sinkronisasi of a district (or a province: xx0000)")
@@ -27,8 +32,9 @@ async def district_sync_log(
     status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
     limit: int = Query(200, ge=1, le=1000),
     before: str | None = Query(None, description="next_before of the previous page"),
+    kind: str | None = KIND,
 ) -> dict:
-    return await queries.district_log(request.app.state.runtime.uow, principal, region, status, limit, before)
+    return await queries.district_log(request.app.state.runtime.uow, principal, region, status, limit, before, kind)
 
 
 @router.get("/sync-records", summary="Sync records by status, for operators (dinas)")
@@ -37,14 +43,17 @@ async def sync_records(
     principal: CurrentPrincipal,
     status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
     limit: int = Query(200, ge=1, le=1000),
+    kind: str | None = KIND,
 ) -> dict:
-    result = await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit)
+    result = await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit, kind)
     # The breaker toward BKN, so an operator sees why nothing moves while BKN is down.
     result["breaker"] = request.app.state.runtime.worker.breaker.snapshot()
     return result
 
 
-@router.post("/sync-records/{assessment_id}/retry", summary="Re-queue a parked record (dinas)")
+@router.post("/sync-records/{assessment_id}/retry", summary="Re-queue a parked record (dinas)",
+             description="The record's key: the assessment id (hasil), the plan id (skp) or "
+                         "'<assessment id>:<review>' (review_periodik), as `key` in the sync log.")
 async def retry_parked(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await operator.requeue_parked(request.app.state.runtime.uow, principal, assessment_id)
 
@@ -54,19 +63,21 @@ async def reconciliation_report(
     request: Request, principal: CurrentPrincipal,
     period: str = Query(..., description="TAHUN-BULANMULAI-BULANSELESAI, e.g. 2026-1-6"),
     region: str = Query(..., description="6-digit region code (xx0000 = a province)"),
+    kind: str = Query("hasil", description="hasil (final results) or skp (agreed plans)"),
 ) -> dict:
     runtime = request.app.state.runtime
-    return await reconciliation.reconcile(runtime.uow, runtime.worker.client, principal, period, region)
+    return await reconciliation.reconcile(runtime.uow, runtime.worker.client, principal, period, region, kind=kind)
 
 
 @router.post("/reconciliation", summary="Run a reconciliation; requeue_missing re-sends the missing ones")
 async def reconciliation_run(
     request: Request, principal: CurrentPrincipal,
     period: str = Query(...), region: str = Query(...), requeue_missing: bool = Query(False),
+    kind: str = Query("hasil", description="hasil (final results) or skp (agreed plans)"),
 ) -> dict:
     runtime = request.app.state.runtime
     return await reconciliation.reconcile(
-        runtime.uow, runtime.worker.client, principal, period, region, requeue_missing=requeue_missing
+        runtime.uow, runtime.worker.client, principal, period, region, requeue_missing=requeue_missing, kind=kind,
     )
 
 

@@ -38,7 +38,8 @@ async def _with_runtime(action):
 
 @app.command()
 def retry(assessment_id: str, operator: str = typer.Option("cli", help="Who asks (kept in the history)")) -> None:
-    """Re-queue a parked record; its attempt history is kept."""
+    """Re-queue a parked record by its key (assessment id, plan id, or "<assessment id>:<review>");
+    its attempt history is kept."""
     from kinerja_ekinerja_sync.service_layer.operator import requeue_parked
 
     principal = Principal(sub=operator, role="sistem")
@@ -56,6 +57,7 @@ def reconcile(
     period: str = typer.Option(..., help="TAHUN-BULANMULAI-BULANSELESAI, e.g. 2026-1-6"),
     region: str = typer.Option(..., help="6-digit region code"),
     requeue_missing: bool = typer.Option(False, help="Re-send the results e-Kinerja does not hold"),
+    kind: str = typer.Option("hasil", help="hasil (final results) or skp (agreed plans)"),
 ) -> None:
     """Compare a period and region with e-Kinerja; print the report as JSON."""
     from kinerja_ekinerja_sync.service_layer.reconciliation import reconcile as run
@@ -64,7 +66,8 @@ def reconcile(
 
     async def action(rt):
         try:
-            return await run(rt.uow, rt.worker.client, principal, period, region, requeue_missing=requeue_missing)
+            return await run(rt.uow, rt.worker.client, principal, period, region, requeue_missing=requeue_missing,
+                             kind=kind)
         finally:
             await rt.worker.client.aclose()
 

@@ -1,5 +1,5 @@
-"""Operator actions: re-queue a parked record once the cause is fixed (the NIP registered by
-BKD, the SKP Organisasi made, ...). The attempt history is kept; a "requeued" row marks where the
+"""Operator actions: re-queue a parked record (a final result, an agreed plan or a periodic
+review, by its key) once the cause is fixed (the NIP registered by BKD, the SKP Organisasi made, ...). The attempt history is kept; a "requeued" row marks where the
 new round starts, and the max-attempts limit counts from there."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
+from kinerja_ekinerja_sync.domain.mapping import CannotMap
 from kinerja_ekinerja_sync.service_layer.queries import DINAS_ROLES, _in_region, _with_attempts
 
 REQUEUED = "requeued"
@@ -37,7 +38,9 @@ async def requeue_parked(uow_factory: UnitOfWorkFactory, principal: Principal, a
         if not records:
             raise AppError("rekaman_tidak_ditemukan", "Rekaman sinkronisasi untuk penilaian ini tidak ditemukan.",
                            "No sync record for this assessment.", status_code=404)
-        record = records[0]  # only the newest version is ever sent
+        # Only the newest version is ever sent (a periodic review recorded late, older than the
+        # newest recording, has a higher number but is superseded at once: not that one).
+        record = next((r for r in records if r.status != model.SUPERSEDED), records[0])
         if record.status != model.PARKED:
             raise AppError(
                 "rekaman_tidak_diparkir",
@@ -45,13 +48,30 @@ async def requeue_parked(uow_factory: UnitOfWorkFactory, principal: Principal, a
                 f"The record is '{record.status}'; only parked records can be re-queued.",
                 status_code=409, details={"status": record.status},
             )
+        who = f"{principal.role} {principal.nip or principal.sub}"
+        if record.kind != model.RESULT:
+            # A plan or a review is mapped again from planning's latest data (the roster may
+            # have been fixed since): what is still missing is said, nothing is re-queued.
+            from kinerja_ekinerja_sync.service_layer import intake
+
+            try:
+                payload = await intake.payload_now(uow.session, record)
+            except CannotMap as problem:
+                raise AppError(
+                    "rekaman_tidak_dapat_dikirim",
+                    f"Data belum lengkap untuk dikirim ke e-Kinerja: {problem.message}",
+                    f"Not sendable yet: {problem.message_en}", status_code=409,
+                    details={"responsible_actor": problem.responsible_actor},
+                ) from None
+            intake.requeue(uow, record, payload, by=who, message=f"Dikirim ulang oleh {who}")
+            await uow.commit()
+            return (await _with_attempts(uow.session, [record]))[0]
         if record.payload is None:
             raise AppError(
                 "rekaman_tidak_dapat_dikirim",
                 "Data penilaian ini tidak dapat dipetakan ke e-Kinerja; perbaiki datanya lalu finalisasi ulang.",
                 "This result cannot be mapped; fix the data and finalize again.", status_code=409,
             )
-        who = f"{principal.role} {principal.nip or principal.sub}"
         previous = record.last_message
         uow.session.add(SyncAttempt(
             record_id=record.id, attempt=record.attempt_count, at=now, outcome=REQUEUED,

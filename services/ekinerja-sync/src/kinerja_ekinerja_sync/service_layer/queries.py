@@ -5,6 +5,9 @@
   that province when the region ends in 0000);
 - a school's log: its kepala sekolah, dinas;
 - records by status (the operators' list): dinas.
+
+Every log holds all kinds of records (final results, agreed plans, periodic reviews), each with
+its ``kind``; ``kind=`` narrows it to one.
 """
 
 from __future__ import annotations
@@ -49,8 +52,23 @@ def _check_npsn(npsn: str) -> None:
         raise AppError("npsn_tidak_valid", "NPSN harus 8 digit angka.", "An NPSN is 8 digits.", status_code=400)
 
 
-async def teacher_log(uow_factory: UnitOfWorkFactory, principal: Principal, nip: str) -> dict[str, Any]:
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in model.KINDS:
+        raise AppError(
+            "jenis_rekaman_tidak_dikenal", f"Jenis rekaman '{kind}' tidak dikenal.", f"Unknown record kind '{kind}'.",
+            status_code=400, details={"allowed": list(model.KINDS)},
+        )
+
+
+def _of_kind(query, kind: str | None):
+    return query.where(SyncRecord.kind == kind) if kind is not None else query
+
+
+async def teacher_log(
+    uow_factory: UnitOfWorkFactory, principal: Principal, nip: str, kind: str | None = None,
+) -> dict[str, Any]:
     _check_nip(nip)
+    _check_kind(kind)
     if principal.role == "guru":
         if principal.nip != nip:
             raise _forbidden("Guru hanya dapat melihat log sinkronisasinya sendiri.",
@@ -60,10 +78,10 @@ async def teacher_log(uow_factory: UnitOfWorkFactory, principal: Principal, nip:
                          f"Role '{principal.role}' may not read a teacher's sync log.")
     async with uow_factory() as uow:
         records = (
-            await uow.session.exec(
+            await uow.session.exec(_of_kind(
                 select(SyncRecord).where(SyncRecord.teacher_nip == nip)
-                .order_by(SyncRecord.created_at, SyncRecord.assessment_version)
-            )
+                .order_by(SyncRecord.created_at, SyncRecord.assessment_version), kind,
+            ))
         ).all()
         if principal.role == "kepala_sekolah":
             mine = [r for r in records if r.school_npsn == principal.npsn]
@@ -75,8 +93,11 @@ async def teacher_log(uow_factory: UnitOfWorkFactory, principal: Principal, nip:
         return {"teacher_nip": nip, "records": await _with_attempts(uow.session, records)}
 
 
-async def school_log(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str) -> dict[str, Any]:
+async def school_log(
+    uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str, kind: str | None = None,
+) -> dict[str, Any]:
     _check_npsn(npsn)
+    _check_kind(kind)
     if principal.role == "kepala_sekolah":
         if principal.npsn != npsn:
             raise _forbidden("Kepala sekolah hanya dapat melihat log sekolahnya sendiri.",
@@ -86,10 +107,10 @@ async def school_log(uow_factory: UnitOfWorkFactory, principal: Principal, npsn:
                          f"Role '{principal.role}' may not read a school's sync log.")
     async with uow_factory() as uow:
         records = (
-            await uow.session.exec(
+            await uow.session.exec(_of_kind(
                 select(SyncRecord).where(SyncRecord.school_npsn == npsn)
-                .order_by(SyncRecord.teacher_nip, SyncRecord.assessment_version)
-            )
+                .order_by(SyncRecord.teacher_nip, SyncRecord.kind, SyncRecord.assessment_version), kind,
+            ))
         ).all()
         records = [r for r in records if _in_region(principal, r.region)]
         return {"school_npsn": npsn, "records": await _with_attempts(uow.session, records)}
@@ -103,11 +124,12 @@ def _check_region(region: str) -> None:
 
 async def district_log(
     uow_factory: UnitOfWorkFactory, principal: Principal, region: str, status: str | None, limit: int,
-    before: str | None = None,
+    before: str | None = None, kind: str | None = None,
 ) -> dict[str, Any]:
     """A district's (or, for xx0000, a province's) sync log, newest change first, paged by
     ``before`` (the ``next_before`` of the previous page)."""
     _check_region(region)
+    _check_kind(kind)
     if principal.role not in DINAS_ROLES:
         raise _forbidden("Hanya dinas yang dapat melihat log sinkronisasi wilayah.",
                          "Only the dinas may read a district's sync log.")
@@ -136,6 +158,7 @@ async def district_log(
             query = query.where(SyncRecord.region == region)
         if status is not None:
             query = query.where(SyncRecord.status == status)
+        query = _of_kind(query, kind)
         if cursor is not None:
             query = query.where(or_(
                 col(SyncRecord.updated_at) < cursor[0],
@@ -146,11 +169,13 @@ async def district_log(
         count_query = select(SyncRecord.status, func.count()).group_by(SyncRecord.status)
         count_query = (count_query.where(col(SyncRecord.region).startswith(region[:2])) if region.endswith("0000")
                        else count_query.where(SyncRecord.region == region))
+        count_query = _of_kind(count_query, kind)
         for name, n in (await uow.session.exec(count_query)).all():
             by_status[name] = n
         return {
             "region": region,
             "status": status,
+            "kind": kind,
             "counts": by_status,
             "records": await _with_attempts(uow.session, records),
             "next_before": f"{records[-1].updated_at.isoformat()}|{records[-1].id}" if len(records) == limit else None,
@@ -158,7 +183,7 @@ async def district_log(
 
 
 async def records_by_status(
-    uow_factory: UnitOfWorkFactory, principal: Principal, status: str | None, limit: int
+    uow_factory: UnitOfWorkFactory, principal: Principal, status: str | None, limit: int, kind: str | None = None,
 ) -> dict[str, Any]:
     if principal.role not in DINAS_ROLES:
         raise _forbidden("Hanya dinas yang dapat melihat daftar rekaman sinkronisasi.",
@@ -168,12 +193,14 @@ async def records_by_status(
             "status_tidak_dikenal", f"Status '{status}' tidak dikenal.", f"Unknown status '{status}'.",
             status_code=400, details={"allowed": list(model.STATUSES)},
         )
+    _check_kind(kind)
     async with uow_factory() as uow:
         query = select(SyncRecord).order_by(SyncRecord.updated_at.desc()).limit(limit)  # type: ignore[attr-defined]
         if status is not None:
             query = query.where(SyncRecord.status == status)
+        query = _of_kind(query, kind)
         records = [r for r in (await uow.session.exec(query)).all() if _in_region(principal, r.region)]
-        return {"status": status, "records": await _with_attempts(uow.session, records)}
+        return {"status": status, "kind": kind, "records": await _with_attempts(uow.session, records)}
 
 
 async def _with_attempts(session, records: list[SyncRecord]) -> list[dict[str, Any]]:
@@ -191,9 +218,20 @@ async def _with_attempts(session, records: list[SyncRecord]) -> list[dict[str, A
 
 
 def _record_json(r: SyncRecord, attempts: list[SyncAttempt]) -> dict[str, Any]:
+    plan = r.kind == model.PLAN
     return {
-        "assessment_id": r.assessment_id,
-        "assessment_version": r.assessment_version,
+        # hasil: a final result; skp: an agreed plan; review_periodik: a periodic review.
+        "kind": r.kind,
+        # What POST /v1/sync-records/{key}/retry takes: the assessment id (hasil), the plan id
+        # (skp), "<assessment id>:<review>" (review_periodik).
+        "key": r.assessment_id,
+        # The assessment's version (hasil), the plan's revision (skp), the review's recording.
+        "version": r.assessment_version,
+        "assessment_id": None if plan else r.subject_id,
+        "assessment_version": r.assessment_version if r.kind == model.RESULT else None,
+        "plan_id": r.assessment_id if plan else None,
+        "plan_revision": r.assessment_version if plan else None,
+        "review": r.review,
         "teacher_nip": r.teacher_nip,
         "school_npsn": r.school_npsn,
         "region": r.region,

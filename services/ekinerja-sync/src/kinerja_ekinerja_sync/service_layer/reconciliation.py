@@ -1,5 +1,6 @@
 """Reconciliation: what was finalized here for a period and a region against what e-Kinerja
-returns (GET /pns/rw-kinerjaperiodik/{nip}).
+returns (GET /pns/rw-kinerjaperiodik/{nip}); with ``kind=skp`` the agreed plans of that period
+against GET /pns/rw-rencanaskp/{nip} (the same report, one SKP per NIP and period).
 
 - missing: a result here with no record in e-Kinerja for that NIP and period;
 - extra: a record in e-Kinerja for that NIP and period that none of our results points at;
@@ -23,12 +24,14 @@ from kinerja_shared.uow import UnitOfWorkFactory
 from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, EkinerjaUnreachable
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
+from kinerja_ekinerja_sync.service_layer.channels import channel_for
 from kinerja_ekinerja_sync.service_layer.queries import DINAS_ROLES, _in_region
 
 PERIOD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-# Values compared for "different" (the id and timestamps are BKN's own).
-COMPARED = ("hasilKinerjaNilai", "perilakuKerjaNilai", "kuadranKinerjaNilai", "koefisienId", "periodikId",
-            "penilaiNama", "penilaiNipNrp", "statusPenilai")
+# Values compared for "different" (the id and timestamps are BKN's own): per kind, in channels.py.
+COMPARED = channel_for(model.RESULT).compared
+# Kinds a period can be reconciled for (periodic reviews are per month or quarter, not per period).
+RECONCILED_KINDS = (model.RESULT, model.PLAN)
 
 
 def parse_period(period: str) -> tuple[int, int, int]:
@@ -45,11 +48,16 @@ def _region_matches(wanted: str, region: str) -> bool:
 
 async def reconcile(
     uow_factory: UnitOfWorkFactory, client: EkinerjaClient, principal: Principal, period: str, region: str,
-    *, requeue_missing: bool = False,
+    *, requeue_missing: bool = False, kind: str = model.RESULT,
 ) -> dict[str, Any]:
     if principal.role not in DINAS_ROLES:
         raise Forbidden("rekonsiliasi_ditolak", "Hanya dinas yang dapat menjalankan rekonsiliasi.",
                         "Only the dinas may run a reconciliation.")
+    if kind not in RECONCILED_KINDS:
+        raise AppError("jenis_rekaman_tidak_dikenal", "Rekonsiliasi hanya untuk jenis 'hasil' atau 'skp'.",
+                       "Reconciliation is for kind 'hasil' or 'skp'.", status_code=400,
+                       details={"allowed": list(RECONCILED_KINDS)})
+    channel = channel_for(kind)
     if not re.fullmatch(r"\d{6}", region or "") or not _in_region(principal, region):
         raise AppError("wilayah_tidak_valid", "Kode wilayah harus 6 digit dan dalam wilayah Anda.",
                        "The region must be 6 digits and within yours.", status_code=400)
@@ -58,6 +66,7 @@ async def reconcile(
         rows = (
             await uow.session.exec(
                 select(SyncRecord).where(
+                    SyncRecord.kind == kind,
                     SyncRecord.year == year, SyncRecord.month_start == month_start, SyncRecord.month_end == month_end,
                     SyncRecord.status.not_in((model.SKIPPED, model.SUPERSEDED)),  # type: ignore[attr-defined]
                 )
@@ -79,7 +88,7 @@ async def reconcile(
     matched = 0
     for nip, ours in sorted(by_nip.items()):
         try:
-            answer = await client.kinerja_periodik_history(nip)
+            answer = await channel.history(client, nip)
         except EkinerjaUnreachable as exc:
             unreadable.append({"teacher_nip": nip, "message": f"e-Kinerja tidak terjangkau: {exc.kind}"})
             continue
@@ -100,7 +109,8 @@ async def reconcile(
                 continue
             claimed.add(r.ekinerja_record_id)
             sent = r.payload_dict() or {}
-            changed = {f: {"kinerja": sent.get(f), "ekinerja": remote.get(f)} for f in COMPARED if sent.get(f) != remote.get(f)}
+            changed = {f: {"kinerja": sent.get(f), "ekinerja": remote.get(f)} for f in channel.compared
+                       if sent.get(f) != remote.get(f)}
             if changed:
                 different.append({**_row(r), "fields": changed})
             else:
@@ -108,13 +118,13 @@ async def reconcile(
         for rid, remote in theirs.items():
             if rid not in claimed:
                 extra.append({"teacher_nip": nip, "ekinerja_record_id": rid,
-                              "values": {f: remote.get(f) for f in COMPARED}})
+                              "values": {f: remote.get(f) for f in channel.compared}})
 
     requeued = []
     if requeue_missing and missing:
         requeued = await _requeue(uow_factory, principal, [m["sync_record_id"] for m in missing])
     return {
-        "period": f"{year}-{month_start}-{month_end}", "region": region,
+        "period": f"{year}-{month_start}-{month_end}", "region": region, "kind": kind,
         "results": len(newest), "matched": matched,
         "missing": missing, "extra": extra, "different": different, "unreadable": unreadable,
         "requeued": requeued, "checked_at": datetime.now(timezone.utc).isoformat(),
@@ -122,8 +132,12 @@ async def reconcile(
 
 
 def _row(r: SyncRecord) -> dict[str, Any]:
+    plan = r.kind == model.PLAN
     return {
-        "sync_record_id": r.id, "assessment_id": r.assessment_id, "assessment_version": r.assessment_version,
+        "sync_record_id": r.id, "kind": r.kind, "key": r.assessment_id,
+        "assessment_id": None if plan else r.assessment_id,
+        "assessment_version": None if plan else r.assessment_version,
+        "plan_id": r.assessment_id if plan else None, "plan_revision": r.assessment_version if plan else None,
         "teacher_nip": r.teacher_nip, "school_npsn": r.school_npsn, "status": r.status,
         "ekinerja_record_id": r.ekinerja_record_id,
     }

@@ -45,6 +45,7 @@ async def resume_from_roster(uow: UnitOfWork, event: RosterImported, envelope: E
         await session.exec(
             select(SyncRecord).where(
                 SyncRecord.status == model.PARKED,
+                SyncRecord.kind == model.RESULT,  # plans and reviews: service_layer/intake.py
                 or_(SyncRecord.school_npsn == event.school.npsn, col(SyncRecord.teacher_nip).in_(list(people))),
             )
         )
