@@ -27,67 +27,28 @@ async def _flush(uow) -> None:
         raise read_model.ConcurrentInsert("baris yang sama baru saja dicatat oleh event lain") from exc
 
 
-async def on_roster_imported(event: RosterImported, _envelope, uow) -> None:
-    await read_model.apply_roster(uow, event)
-    await _flush(uow)
+def _applying(apply):
+    """A handler that applies the event to the read model and flushes at once (see _flush)."""
 
+    async def handle(event, _envelope, uow) -> None:
+        await apply(uow, event)
+        await _flush(uow)
 
-async def on_period_opened(event: PeriodOpened, _envelope, uow) -> None:
-    await read_model.apply_period(uow, event)
-    await _flush(uow)
-
-
-async def on_schedule_changed(event: PeriodScheduleChanged, _envelope, uow) -> None:
-    await read_model.apply_schedule_changed(uow, event)
-    await _flush(uow)
-
-
-async def on_plan_approved(event: PlanApproved, _envelope, uow) -> None:
-    await read_model.apply_plan_approved(uow, event)
-    await _flush(uow)
-
-
-async def on_evidence_uploaded(event: EvidenceUploaded, _envelope, uow) -> None:
-    await read_model.apply_evidence_uploaded(uow, event)
-    await _flush(uow)
-
-
-async def on_evidence_verified(event: EvidenceVerified, _envelope, uow) -> None:
-    await read_model.apply_evidence_verified(uow, event)
-    await _flush(uow)
-
-
-async def on_evidence_rejected(event: EvidenceRejected, _envelope, uow) -> None:
-    await read_model.apply_evidence_rejected(uow, event)
-    await _flush(uow)
-
-
-async def on_evidence_deleted(event: EvidenceDeleted, _envelope, uow) -> None:
-    await read_model.apply_evidence_deleted(uow, event)
-    await _flush(uow)
-
-
-async def on_daily_report_submitted(event: DailyReportSubmitted, _envelope, uow) -> None:
-    await read_model.apply_daily_report_submitted(uow, event)
-    await _flush(uow)
-
-
-async def on_daily_report_reviewed(event: DailyReportReviewed, _envelope, uow) -> None:
-    await read_model.apply_daily_report_reviewed(uow, event)
-    await _flush(uow)
+    handle.__name__ = handle.__qualname__ = f"on_{apply.__name__.removeprefix('apply_')}"
+    return handle
 
 
 PLANNING_HANDLERS = {
-    RosterImported: on_roster_imported,
-    PeriodOpened: on_period_opened,
-    PeriodScheduleChanged: on_schedule_changed,
-    PlanApproved: on_plan_approved,
+    RosterImported: _applying(read_model.apply_roster),
+    PeriodOpened: _applying(read_model.apply_period),
+    PeriodScheduleChanged: _applying(read_model.apply_schedule_changed),
+    PlanApproved: _applying(read_model.apply_plan_approved),
 }
 EVIDENCE_HANDLERS = {
-    EvidenceUploaded: on_evidence_uploaded,
-    EvidenceVerified: on_evidence_verified,
-    EvidenceRejected: on_evidence_rejected,
-    EvidenceDeleted: on_evidence_deleted,
-    DailyReportSubmitted: on_daily_report_submitted,
-    DailyReportReviewed: on_daily_report_reviewed,
+    EvidenceUploaded: _applying(read_model.apply_evidence_uploaded),
+    EvidenceVerified: _applying(read_model.apply_evidence_verified),
+    EvidenceRejected: _applying(read_model.apply_evidence_rejected),
+    EvidenceDeleted: _applying(read_model.apply_evidence_deleted),
+    DailyReportSubmitted: _applying(read_model.apply_daily_report_submitted),
+    DailyReportReviewed: _applying(read_model.apply_daily_report_reviewed),
 }
