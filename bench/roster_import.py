@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
+
+from machine_info import machine  # bench/ is on sys.path when the script runs
 
 HEADER = ("npsn,school_name,region_code,nip,name,role,jabatan,jenjang,golongan,asn_status,assessor_nip,"
           "school_jenjang,school_status,province_code,nuptk,nik,jenis_ptk")
@@ -71,15 +71,6 @@ def generate(path: Path, people: int, schools: int) -> int:
                 i += 1
                 rows += 1
     return rows
-
-
-def machine() -> dict:
-    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    return {
-        "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "packages": {p: version(p) for p in ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "alembic", "rich")},
-    }
 
 
 def run_import(path: Path, database_url: str, rows: int) -> dict:
@@ -146,7 +137,7 @@ def main() -> None:
     result = {
         "benchmark": "roster_import", "people": args.people, "schools": args.schools, "file_mb": file_mb,
         "rows": rows, "rows_per_s": runs[0]["rows_per_s"], "peak_rss_mb": runs[0]["peak_rss_mb"],
-        "runs": runs, "machine": machine(),
+        "runs": runs, "machine": machine(("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "alembic", "rich")),
         "note": "2 cores shared with three other engineers' work (their test runs) while measured, so "
                 "the numbers are lower bounds; first import into an empty database (every row added, every "
                 "school published once per batch it appears in), then the same file again (reimport: "
