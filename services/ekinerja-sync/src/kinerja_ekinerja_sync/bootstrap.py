@@ -21,6 +21,7 @@ from kinerja_ekinerja_sync.entrypoints.handlers import (
     ROSTER_HANDLERS,
 )
 from kinerja_ekinerja_sync.migrations import LOCATION as MIGRATIONS
+from kinerja_ekinerja_sync.service_layer.intake import recheck_waiting_forever
 from kinerja_ekinerja_sync.service_layer.reconciliation import ScheduledReconciliation
 from kinerja_ekinerja_sync.service_layer.sync import SyncWorker, prefetch_versions, write_recorded
 from kinerja_ekinerja_sync.settings import Settings
@@ -55,9 +56,22 @@ def build(settings: Settings | None = None, client: EkinerjaClient | None = None
     runtime.consumers.append(consumer)  # declared at start-up like the others
     runtime.add_background(consumer.run)
     runtime.add_consumer(ROSTER_CONSUMER, ROSTER_HANDLERS)
-    # Agreed plans (SKP) with the roster and periods they need, and periodic reviews.
-    runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
+    # Agreed plans (SKP) with the roster and periods they need: pulled in batches applied in the
+    # stream's order (a FastStream subscriber handles a fetched batch concurrently, and a plan
+    # next to the roster it needs would be parked for nothing).
+    planning = BatchedEventConsumer(
+        PLANNING_CONSUMER, PLANNING_HANDLERS, runtime.uow, settings,
+        fetch_timeout_s=settings.ekinerja_consumer_fetch_timeout_s,
+    )
+    planning.use_jetstream(lambda: runtime.broker.connection.jetstream())
+    runtime.consumers.append(planning)
+    runtime.add_background(planning.run)
+    # Periodic reviews (ruang-gtk-2025).
     runtime.add_consumer(REVIEW_CONSUMER, REVIEW_HANDLERS)
+    if settings.ekinerja_waiting_recheck_s > 0:
+        # The safety net for what waits on planning's data (a roster and a plan applied at the
+        # same moment by two replicas, a review next to the roster): see intake.recheck_waiting.
+        runtime.add_background(lambda: recheck_waiting_forever(runtime.uow, settings.ekinerja_waiting_recheck_s))
     worker = SyncWorker(runtime.uow, client or make_client(settings), settings)
     runtime.add_background(worker.run)
     runtime.worker = worker  # type: ignore[attr-defined]

@@ -44,6 +44,11 @@ class Settings(ServiceSettings):
     ekinerja_reconcile_interval_s: float = Field(0.0, ge=0)
     ekinerja_reconcile_requeue_missing: bool = False
 
+    # Agreed plans and periodic reviews parked because planning's data was missing (the teacher
+    # not in the roster, the period not received) are mapped again this often, in case the data
+    # arrived at the same moment (0 = only when a roster or period event arrives).
+    ekinerja_waiting_recheck_s: float = Field(60.0, ge=0)
+
     def reconcile_targets(self) -> list[tuple[str, str]]:
         pairs = [t.strip().split("@", 1) for t in self.ekinerja_reconcile_targets.split(",") if t.strip()]
         return [(p[0], p[1]) for p in pairs if len(p) == 2]

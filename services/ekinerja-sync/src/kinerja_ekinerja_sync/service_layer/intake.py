@@ -18,6 +18,7 @@ already recorded is superseded.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ from kinerja_shared.clock import jakarta_date
 from kinerja_shared.events import Envelope, PlanApproved
 from kinerja_shared.events.contracts import PeriodicReviewRecorded
 from kinerja_shared.logging import get_logger
-from kinerja_shared.uow import UnitOfWork
+from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord, review_key
 from kinerja_ekinerja_sync.domain import model
@@ -133,6 +134,10 @@ async def _settle_new(uow: UnitOfWork, record: SyncRecord, superseded_by: str | 
         except CannotMap as problem:
             return await _park_unmappable(uow, record, problem, now)
     session.add(record)
+    # Written now: the same version inserted meanwhile by a concurrent delivery fails here and the
+    # event is retried (and then finds it), instead of failing at commit where the consumer would
+    # take the conflict for a duplicate of this very event (for a review: another recording).
+    await session.flush()
     log.info("sync.recorded", kind=record.kind, key=record.assessment_id, version=record.assessment_version,
              status=record.status)
     return record
@@ -295,3 +300,51 @@ def requeue(uow: UnitOfWork, record: SyncRecord, payload: dict[str, Any] | None,
         record, attempt=record.attempt_count, requeued_by=by, message=message, previous_message=previous,
         requeued_at=now,
     ), region=record.region)
+
+
+RECHECK_BY = "ekinerja-sync (pemeriksaan berkala)"
+
+
+async def recheck_waiting(uow_factory: UnitOfWorkFactory) -> list[str]:
+    """Plans and reviews parked without being sent (``not_sent``: planning's data was missing)
+    that map now: back to "pending". The roster or period event that brings the data resumes
+    them at once (resume_parked); this catches the one applied at the same moment as the record
+    was parked (two replicas, or a review and a roster from two streams), which neither saw."""
+    resumed = []
+    async with uow_factory() as uow:
+        waiting = (await uow.session.exec(select(SyncRecord).where(
+            SyncRecord.status == model.PARKED, col(SyncRecord.kind).in_((model.PLAN, model.PERIODIC_REVIEW)),
+            col(SyncRecord.payload).is_(None),
+        ))).all()
+        newest: dict[str, int] = {}
+        if waiting:
+            for key, version in (await uow.session.exec(
+                select(SyncRecord.assessment_id, SyncRecord.assessment_version)
+                .where(col(SyncRecord.assessment_id).in_({r.assessment_id for r in waiting}))
+            )).all():
+                newest[key] = max(version, newest.get(key, 0))
+        for record in waiting:
+            if record.assessment_version < newest[record.assessment_id]:
+                continue
+            try:
+                payload = await payload_now(uow.session, record)
+            except CannotMap:
+                continue
+            requeue(uow, record, payload, by=RECHECK_BY,
+                    message="Dilanjutkan otomatis: data dari planning kini lengkap (pemeriksaan berkala)")
+            resumed.append(record.assessment_id)
+        if resumed:
+            await uow.commit()
+            log.info("sync.resumed_by_recheck", keys=resumed)
+    return resumed
+
+
+async def recheck_waiting_forever(uow_factory: UnitOfWorkFactory, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await recheck_waiting(uow_factory)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database away for a moment: next time
+            log.warning("sync.recheck_failed", error=f"{type(exc).__name__}: {exc}")
