@@ -116,7 +116,12 @@ def resume_for(
 
 
 def snapshot(result: FinalResult) -> dict[str, Any]:
-    return dataclasses.asdict(result)
+    # A shallow copy: every field is a str or an int (dataclasses.asdict deep-copies, five
+    # times slower, on the intake of every result).
+    return {name: getattr(result, name) for name in _FINAL_RESULT_FIELDS}
+
+
+_FINAL_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(FinalResult))
 
 
 def from_snapshot(data: dict[str, Any]) -> FinalResult:

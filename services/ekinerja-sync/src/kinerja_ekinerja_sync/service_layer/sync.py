@@ -238,6 +238,7 @@ class SyncWorker:
     transaction per outcome made the calls wait on the database lock, see bench/sync.py)."""
 
     OUTCOMES_PER_TRANSACTION = 200
+    OUTCOME_LINGER_S = 0.05
 
     def __init__(
         self,
@@ -334,6 +335,11 @@ class SyncWorker:
     async def _write_outcomes(self) -> None:
         while True:
             batch = [await self._outcomes.get()]
+            if self._outcomes.qsize() < self.OUTCOMES_PER_TRANSACTION // 4:
+                # Let the calls in flight answer too: one transaction for many outcomes. A
+                # transaction costs several milliseconds of CPU whatever its size (bench/sync.py);
+                # the records wait a little longer in "sending", which changes nothing else.
+                await asyncio.sleep(self.OUTCOME_LINGER_S)
             while len(batch) < self.OUTCOMES_PER_TRANSACTION and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
             for delay in (0.1, 0.5, 2.0, None):
