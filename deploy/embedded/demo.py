@@ -296,7 +296,8 @@ def run_semester(
 
         # e-Kinerja: wait until the sync log shows every result acknowledged (or give up).
         def all_synced():
-            log = check(client.get(f"{sync}/v1/sync-log/schools/{NPSN}", headers=DINAS()), 200)
+            log = check(client.get(f"{sync}/v1/sync-log/schools/{NPSN}", params={"kind": "hasil"},
+                                   headers=DINAS()), 200)
             status = {r["teacher_nip"]: r["status"] for r in log["records"]}
             for row in result.rows:
                 row.ekinerja_status = status.get(row.nip, "-")

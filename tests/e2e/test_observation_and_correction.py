@@ -91,7 +91,8 @@ def test_observation_then_corrections_reach_ekinerja_as_updates(stack):
 
         def synced(nip: str, version: int):
             def check_log():
-                log = check(client.get(f"{sync}/v1/sync-log/schools/{NPSN}", headers=DINAS()), 200)
+                log = check(client.get(f"{sync}/v1/sync-log/schools/{NPSN}", params={"kind": "hasil"},
+                                       headers=DINAS()), 200)
                 return any(r["teacher_nip"] == nip and r["assessment_version"] == version
                            and r["status"] == "acknowledged" for r in log["records"])
             eventually(check_log, f"e-Kinerja acknowledging version {version} of {nip}")

@@ -92,7 +92,7 @@ def test_one_semester_from_plan_to_ekinerja(stack):
 
     # The sync log answers per teacher (the teacher themself) and refuses another teacher.
     first, second = teachers()[0]["nip"], teachers()[1]["nip"]
-    own = httpx.get(f"{stack.url('ekinerja-sync')}/v1/sync-log/teachers/{first}",
+    own = httpx.get(f"{stack.url('ekinerja-sync')}/v1/sync-log/teachers/{first}", params={"kind": "hasil"},
                     headers=auth("guru", nip=first, npsn=NPSN), timeout=10)
     assert own.status_code == 200 and own.json()["records"][0]["status"] == "acknowledged"
     other = httpx.get(f"{stack.url('ekinerja-sync')}/v1/sync-log/teachers/{first}",
@@ -113,7 +113,8 @@ def test_results_finalized_while_ekinerja_sync_is_down_arrive_exactly_once(tmp_p
         s.start_again("ekinerja-sync")
 
         def mirrored():
-            r = httpx.get(f"{s.url('ekinerja-sync')}/v1/sync-log/schools/{NPSN}", headers=auth("dinas"), timeout=10)
+            r = httpx.get(f"{s.url('ekinerja-sync')}/v1/sync-log/schools/{NPSN}", params={"kind": "hasil"},
+                          headers=auth("dinas"), timeout=10)
             records = r.json()["records"]
             return len(records) == 6 and all(x["status"] == "acknowledged" for x in records)
 

@@ -39,8 +39,9 @@ async def apply_roster(uow: UnitOfWork, event: RosterImported, envelope: Envelop
                       roster_at=at)
         row = known.get(person.nip)
         if row is None:
-            session.add(PersonView(nip=person.nip, **values))
-        elif row.roster_at < at:
+            known[person.nip] = row = PersonView(nip=person.nip, **values)  # listed twice: one row
+            session.add(row)
+        elif row.roster_at <= at:
             for name, value in values.items():
                 setattr(row, name, value)
             session.add(row)
