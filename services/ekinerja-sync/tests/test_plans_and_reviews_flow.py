@@ -459,6 +459,10 @@ async def test_a_review_that_cannot_be_sent_is_parked_with_the_reason(plan_sync,
     parked = await plan_sync.record(nip, "review_periodik", "parked")
     assert parked["responsible_actor"] == "sistem" and "2026-13" in parked["message"]
     assert [a["outcome"] for a in parked["attempts"]] == ["not_sent"]
+    # The dinas cannot push it through either: the key says which review, the answer says why.
+    r = await plan_sync.http.post(f"/v1/sync-records/{parked['key']}/retry", headers=DINAS)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "rekaman_tidak_dapat_dikirim"
+    assert "2026-13" in r.json()["error"]["message"] and r.json()["error"]["details"]["responsible_actor"] == "sistem"
     stranger = new_nip()  # not in the roster
     await plan_sync.publish(reviewed(stranger, str(uuid.uuid4()), "2026-02"), producer="assessment")
     parked = await plan_sync.record(stranger, "review_periodik", "parked")
