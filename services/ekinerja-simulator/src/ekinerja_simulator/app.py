@@ -222,13 +222,17 @@ class RecordStore:
         self.forget(record["id"])
         self.records[record["id"]] = record
         self.by_nip.setdefault(record["pnsDinilaiId"], {})[record["id"]] = record
-        self.per_period[SimulatorState.period_key(record)] += 1
+        self.per_period[self.period_key(record)] += 1
+
+    @staticmethod
+    def period_key(record: dict[str, Any]) -> str:
+        return f"{record['pnsDinilaiId']}/{record['tahun']}/{record['bulanMulaiPenilaian']}-{record['bulanSelesaiPenilaian']}"
 
     def forget(self, record_id: str) -> dict[str, Any] | None:
         record = self.records.pop(record_id, None)
         if record is not None:
             self.by_nip.get(record["pnsDinilaiId"], {}).pop(record_id, None)
-            key = SimulatorState.period_key(record)
+            key = self.period_key(record)
             self.per_period[key] -= 1
             if self.per_period[key] <= 0:
                 del self.per_period[key]
@@ -247,11 +251,9 @@ class RecordStore:
 class SimulatorState:
     settings: SimulatorSettings
     faults: Faults = field(default_factory=Faults)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # insertion-ordered
-    # NIP -> {id: record}: reads stay O(1) with tens of thousands of records (benchmarks).
-    by_nip: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    # "<nip>/<tahun>/<bulanMulai>-<bulanSelesai>" -> how many records: the "exactly one" check.
-    per_period: Counter = field(default_factory=Counter)
+    # Final results (insertion-ordered; by NIP so reads stay O(1) with tens of thousands of
+    # records in benchmarks; counted per NIP and period: the "exactly one" check).
+    results: RecordStore = field(default_factory=RecordStore)
     api_tokens: dict[str, float] = field(default_factory=dict)
     sso_tokens: dict[str, float] = field(default_factory=dict)
     calls: Counter = field(default_factory=Counter)
@@ -272,9 +274,7 @@ class SimulatorState:
             rate_timeout=s.rate_timeout, timeout_hang_s=s.timeout_hang_s,
             rate_drop_after_save=s.rate_drop_after_save, rate_5xx_after_save=s.rate_5xx_after_save,
         )
-        self.records.clear()
-        self.by_nip.clear()
-        self.per_period.clear()
+        self.results.clear()
         self.api_tokens.clear()
         self.sso_tokens.clear()
         self.calls.clear()
@@ -282,27 +282,26 @@ class SimulatorState:
         self.reviews.clear()
         self.rng = random.Random(s.seed)
 
-    @staticmethod
-    def period_key(record: dict[str, Any]) -> str:
-        return f"{record['pnsDinilaiId']}/{record['tahun']}/{record['bulanMulaiPenilaian']}-{record['bulanSelesaiPenilaian']}"
+    period_key = staticmethod(RecordStore.period_key)
+
+    # The results' store under the names the endpoints and tests use.
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        return self.results.records
+
+    @property
+    def by_nip(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return self.results.by_nip
+
+    @property
+    def per_period(self) -> Counter:
+        return self.results.per_period
 
     def store(self, record: dict[str, Any]) -> None:
-        old = self.records.get(record["id"])
-        if old is not None:
-            self.forget(record["id"])
-        self.records[record["id"]] = record
-        self.by_nip.setdefault(record["pnsDinilaiId"], {})[record["id"]] = record
-        self.per_period[self.period_key(record)] += 1
+        self.results.store(record)
 
     def forget(self, record_id: str) -> dict[str, Any] | None:
-        record = self.records.pop(record_id, None)
-        if record is not None:
-            self.by_nip.get(record["pnsDinilaiId"], {}).pop(record_id, None)
-            key = self.period_key(record)
-            self.per_period[key] -= 1
-            if self.per_period[key] <= 0:
-                del self.per_period[key]
-        return record
+        return self.results.forget(record_id)
 
     def issue(self, store: dict[str, float]) -> str:
         now = time.monotonic()
