@@ -20,7 +20,7 @@ def settings(nats_server, database_url) -> Settings:
     return Settings(
         database_url=database_url, nats_url=nats_server.url, outbox_poll_interval_s=0.1,
         # The clock is ticked by the tests themselves (periods.tick), not in the background.
-        roster_max_bytes=64 * 1024, period_tick_s=3600,
+        roster_max_bytes=64 * 1024, period_tick_s=0,
     )
 
 

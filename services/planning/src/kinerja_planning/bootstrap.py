@@ -43,7 +43,8 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         title="Kinerja planning", description=DESCRIPTION, routers=[http.router, plans_http.router]
     )
-    runtime.add_background(lambda: _period_clock(runtime, settings.period_tick_s))
+    if settings.period_tick_s > 0:
+        runtime.add_background(lambda: _period_clock(runtime, settings.period_tick_s))
     return runtime, app
 
 
