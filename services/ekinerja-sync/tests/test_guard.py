@@ -1,10 +1,9 @@
-"""Circuit breaker and token bucket, on a hand-driven clock."""
+"""The circuit breaker on a hand-driven clock; the rate limit toward BKN on the real one."""
 
 from __future__ import annotations
 
-import pytest
-
-from kinerja_ekinerja_sync.domain.guard import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, TokenBucket
+from kinerja_ekinerja_sync.domain.guard import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from kinerja_ekinerja_sync.service_layer.sync import bkn_rate_limit
 
 
 class Clock:
@@ -48,29 +47,21 @@ def test_429_and_rejections_do_not_open_the_breaker():
     assert b.state == CLOSED and b.times_opened == 0
 
 
-def test_token_bucket_allows_a_burst_then_the_rate():
-    clock = Clock()
-    bucket = TokenBucket(rate_per_s=10, burst=3, clock=clock)
-    assert [bucket.try_take() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.try_take() == pytest.approx(0.1)
-    clock.t += 0.25  # 2.5 tokens back
-    assert bucket.try_take() == 0.0 and bucket.try_take() == 0.0
-    assert bucket.try_take() == pytest.approx(0.05)
-    clock.t += 100
-    assert bucket.tokens <= 3 and [bucket.try_take() for _ in range(3)] == [0.0] * 3
-
-
-def test_token_bucket_off_when_rate_is_zero():
-    bucket = TokenBucket(rate_per_s=0, burst=1, clock=Clock())
-    assert all(bucket.try_take() == 0.0 for _ in range(1000))
-
-
-async def test_token_bucket_paces_real_calls():
+async def test_the_rate_limit_toward_bkn_allows_a_burst_then_paces_calls():
     import time
 
-    bucket = TokenBucket(rate_per_s=50, burst=1)
+    limit = bkn_rate_limit(rate_per_s=50, burst=3)
     started = time.monotonic()
-    for _ in range(11):
-        await bucket.acquire()
-    # 1 from the burst, 10 at 50/s: at least ~0.2 s.
-    assert time.monotonic() - started >= 0.18
+    for _ in range(3):
+        await limit.acquire()
+    burst_s = time.monotonic() - started
+    for _ in range(10):
+        await limit.acquire()
+    # 3 at once from the burst, then 10 more at 50/s: at least ~0.2 s in all.
+    assert burst_s < 0.1 and time.monotonic() - started >= 0.18
+
+
+async def test_no_rate_limit_when_the_rate_is_zero():
+    limit = bkn_rate_limit(rate_per_s=0, burst=1)
+    for _ in range(1000):
+        await limit.acquire()  # never waits

@@ -35,7 +35,7 @@ class Settings(ServiceSettings):
     # failures, send nothing for open_s, then let one probe through (half-open).
     ekinerja_breaker_failures: int = Field(5, ge=1)
     ekinerja_breaker_open_s: float = Field(30.0, gt=0)
-    # Rate limit toward BKN (calls per second, token bucket); 0 turns it off.
+    # Rate limit toward BKN (calls per second, aiolimiter, bursts up to the burst); 0 turns it off.
     ekinerja_rate_limit_per_s: float = Field(50.0, ge=0)
     ekinerja_rate_limit_burst: int = Field(20, ge=1)
     # Scheduled reconciliation: "PERIOD@REGION" pairs (e.g. "2026-1-6@020500,2026-1-6@030000"),

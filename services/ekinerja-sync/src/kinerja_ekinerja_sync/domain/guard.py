@@ -1,4 +1,4 @@
-"""Protection of BKN from us: a circuit breaker and a token-bucket rate limit.
+"""Protection of BKN from us: a circuit breaker (the rate limit is aiolimiter, see service_layer/sync.py).
 
 The breaker counts consecutive failures that say "BKN is unwell" (5xx, timeouts, dropped or
 refused connections). After ``failure_threshold`` of them it OPENS: nothing is sent for
@@ -8,7 +8,6 @@ Both take a clock so they can be tested without sleeping.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -71,35 +70,3 @@ class CircuitBreaker:
             "state": state, "consecutive_failures": self.consecutive_failures,
             "times_opened": self.times_opened, "half_open_in_s": reopens_in,
         }
-
-
-class TokenBucket:
-    """At most ``rate_per_s`` calls a second on average, bursts up to ``burst``; rate 0 = off."""
-
-    def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate_per_s
-        self.capacity = max(1, burst)
-        self.tokens = float(self.capacity)
-        self.clock = clock
-        self.updated = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def try_take(self) -> float:
-        """Take a token if one is there: 0.0. Otherwise how long until one is."""
-        if self.rate <= 0:
-            return 0.0
-        self._refill()
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-    async def acquire(self) -> None:
-        async with self._lock:  # callers queue in order
-            while (wait := self.try_take()) > 0:
-                await asyncio.sleep(wait)

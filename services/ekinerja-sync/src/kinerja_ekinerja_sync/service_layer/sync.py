@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from prometheus_client import Counter, Gauge
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
@@ -32,7 +33,7 @@ from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, EkinerjaUnreachable
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
-from kinerja_ekinerja_sync.domain.guard import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, TokenBucket
+from kinerja_ekinerja_sync.domain.guard import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from kinerja_ekinerja_sync.domain.mapping import (
     CannotMap,
     FinalResult,
@@ -215,6 +216,20 @@ async def _park_unmappable(uow: UnitOfWork, record: dict, problem: CannotMap, no
     return record
 
 
+class _NoLimit:
+    async def acquire(self) -> None:
+        return None
+
+
+def bkn_rate_limit(rate_per_s: float, burst: int) -> AsyncLimiter | _NoLimit:
+    """At most ``rate_per_s`` calls a second toward BKN on average, bursts up to ``burst``
+    (aiolimiter's leaky bucket: ``burst`` calls per ``burst / rate`` seconds); 0 = no limit."""
+    if rate_per_s <= 0:
+        return _NoLimit()
+    burst = max(1, burst)
+    return AsyncLimiter(burst, burst / rate_per_s)
+
+
 @dataclass(frozen=True)
 class Claim:
     record_id: str
@@ -254,7 +269,7 @@ class SyncWorker:
         # A claimed record comes back to the pool when its lease passes (worker died).
         self.lease = timedelta(seconds=settings.ekinerja_timeout_s * 4 + 5)
         self.breaker = CircuitBreaker(settings.ekinerja_breaker_failures, settings.ekinerja_breaker_open_s)
-        self.bucket = TokenBucket(settings.ekinerja_rate_limit_per_s, settings.ekinerja_rate_limit_burst)
+        self.rate_limit = bkn_rate_limit(settings.ekinerja_rate_limit_per_s, settings.ekinerja_rate_limit_burst)
         self._outcomes: asyncio.Queue[tuple[Claim, Outcome]] = asyncio.Queue()
         self._claim_at = max(1, settings.ekinerja_concurrency // 2)
 
@@ -482,7 +497,7 @@ class SyncWorker:
         channel = channel_for(claim.kind)  # where this kind of record goes (service_layer/channels.py)
         try:
             if claim.check_first:
-                await self.bucket.acquire()
+                await self.rate_limit.acquire()
                 history = await channel.history(self.client, claim.teacher_nip)
                 if 200 <= history.status < 300:
                     data = history.body.get("data") or []
@@ -500,7 +515,7 @@ class SyncWorker:
                     checked = classify_response(history.status, history.message, history.retry_after)
                     # Still unknown whether the earlier try was stored.
                     return checked if checked.kind == "parked" else replace(checked, ambiguous=True)
-            await self.bucket.acquire()
+            await self.rate_limit.acquire()
             response = await channel.save(self.client, claim.payload)
             return classify_response(response.status, response.message, response.retry_after, response.record_id)
         except EkinerjaUnreachable as exc:
