@@ -6,15 +6,20 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from contextlib import AsyncExitStack
 from datetime import datetime, timezone
 
 import httpx
+import nats
 import pytest
 import uvicorn
 
 from ekinerja_simulator.app import create_app
 from ekinerja_simulator.settings import SimulatorSettings
+from kinerja_ekinerja_sync.bootstrap import build
+from kinerja_ekinerja_sync.settings import Settings
 from kinerja_shared.events import AssessmentFinalized, PersonRef
+from kinerja_shared.testing.http import running_app
 from kinerja_shared.testing.servers import free_port, wait_for_port
 
 NPSN = "20212345"
@@ -104,3 +109,25 @@ def make_finalized():
 @pytest.fixture
 def new_nip():
     return fresh_nip
+
+
+@pytest.fixture
+async def run_sync(nats_server, database_url, simulator):
+    """Start the service in-process against this test's NATS, database and the simulator, with
+    short timings; returns (runtime, HTTP client, JetStream). Stopped at the end of the test."""
+    async with AsyncExitStack() as stack:
+        nc = await nats.connect(nats_server.url)
+        stack.push_async_callback(nc.close)
+
+        async def start(**overrides):
+            options = dict(
+                database_url=database_url, nats_url=nats_server.url, ekinerja_base_url=simulator.url,
+                ekinerja_timeout_s=2.0, ekinerja_backoff_base_s=0.05, ekinerja_backoff_max_s=0.2,
+                ekinerja_poll_interval_s=0.05, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
+            )
+            options.update(overrides)
+            runtime, app = build(Settings(**options))
+            http = await stack.enter_async_context(running_app(app))
+            return runtime, http, nc.jetstream()
+
+        yield start

@@ -9,15 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from contextlib import AsyncExitStack
 from datetime import date, datetime, timezone
 
 import httpx
-import nats
 import pytest
 
-from kinerja_ekinerja_sync.bootstrap import build
-from kinerja_ekinerja_sync.settings import Settings
 from kinerja_shared.events import (
     MonthlyTarget,
     PeriodOpened,
@@ -29,7 +25,7 @@ from kinerja_shared.events import (
     make_envelope,
 )
 from kinerja_shared.events.contracts import PeriodicReviewRecorded
-from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.http import bearer
 from kinerja_shared.testing.wait import eventually
 
 NPSN = "20212345"
@@ -97,23 +93,11 @@ class PlanSync:
 
 
 @pytest.fixture
-async def start_plan_sync(nats_server, database_url, simulator):
-    async with AsyncExitStack() as stack:
-        nc = await nats.connect(nats_server.url)
-        stack.push_async_callback(nc.close)
+def start_plan_sync(run_sync, simulator):
+    async def start(**overrides) -> PlanSync:
+        return PlanSync(*await run_sync(**overrides), simulator)
 
-        async def start(**overrides) -> PlanSync:
-            options = dict(
-                database_url=database_url, nats_url=nats_server.url, ekinerja_base_url=simulator.url,
-                ekinerja_timeout_s=2.0, ekinerja_backoff_base_s=0.05, ekinerja_backoff_max_s=0.2,
-                ekinerja_poll_interval_s=0.05, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
-            )
-            options.update(overrides)
-            runtime, app = build(Settings(**options))
-            http = await stack.enter_async_context(running_app(app))
-            return PlanSync(runtime, http, nc.jetstream(), simulator)
-
-        yield start
+    return start
 
 
 @pytest.fixture

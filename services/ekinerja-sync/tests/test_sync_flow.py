@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import uuid
-from contextlib import AsyncExitStack
 from datetime import datetime
 
 import nats
@@ -85,23 +84,11 @@ class SyncService:
 
 
 @pytest.fixture
-async def start_sync(nats_server, database_url, simulator):
-    async with AsyncExitStack() as stack:
-        nc = await nats.connect(nats_server.url)
-        stack.push_async_callback(nc.close)
+def start_sync(run_sync):
+    async def start(**overrides) -> SyncService:
+        return SyncService(*await run_sync(**overrides))
 
-        async def start(**overrides) -> SyncService:
-            options = dict(
-                database_url=database_url, nats_url=nats_server.url, ekinerja_base_url=simulator.url,
-                ekinerja_timeout_s=2.0, ekinerja_backoff_base_s=0.05, ekinerja_backoff_max_s=0.2,
-                ekinerja_poll_interval_s=0.05, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
-            )
-            options.update(overrides)
-            runtime, app = build(Settings(**options))
-            http = await stack.enter_async_context(running_app(app))
-            return SyncService(runtime, http, nc.jetstream())
-
-        yield start
+    return start
 
 
 @pytest.fixture

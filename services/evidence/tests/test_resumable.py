@@ -247,19 +247,11 @@ async def test_abandoned_uploads_are_swept(service_factory):
         assert await service.evidence_rows() == []
 
 
-def complete_in_s3_only(service, session, parts) -> None:
-    """What a service killed right after S3 completed the upload leaves: the object, no evidence row."""
+async def crash_after_s3_completion(service) -> tuple[str, bytes, dict]:
+    """An upload with every part sent, then completed in S3 only: what a service killed right
+    after S3 completed it leaves (the object, no evidence row). Returns (upload id, bytes, guru)."""
     from minio.datatypes import Part
 
-    service.minio._complete_multipart_upload(
-        service.settings.s3_bucket, session.object_key, session.s3_upload_id,
-        [Part(p.part_number, p.etag) for p in sorted(parts, key=lambda p: p.part_number)],
-    )
-
-
-async def test_a_crash_after_s3_completed_the_upload_is_finished_by_the_retry(service):
-    """The teacher's client retries "complete" after the service died between S3's completion
-    and the evidence row: the object already there is checked and recorded, once."""
     period = await service.open_period()
     plan = await service.approved_plan(period_id=period)
     guru = service.guru(plan.teacher_nip)
@@ -268,7 +260,17 @@ async def test_a_crash_after_s3_completed_the_upload_is_finished_by_the_retry(se
     for n, part in ((1, data[:5 * MiB]), (2, data[5 * MiB:])):
         assert (await service.put_part(upload_id, n, part, guru)).status_code == 200
     [session], parts = await service.upload_rows()
-    complete_in_s3_only(service, session, parts)
+    service.minio._complete_multipart_upload(
+        service.settings.s3_bucket, session.object_key, session.s3_upload_id,
+        [Part(p.part_number, p.etag) for p in sorted(parts, key=lambda p: p.part_number)],
+    )
+    return upload_id, data, guru
+
+
+async def test_a_crash_after_s3_completed_the_upload_is_finished_by_the_retry(service):
+    """The teacher's client retries "complete" after the service died between S3's completion
+    and the evidence row: the object already there is checked and recorded, once."""
+    upload_id, data, guru = await crash_after_s3_completion(service)
     assert service.multipart_uploads() == [] and len(service.objects()) == 1
     assert await service.evidence_rows() == []
 
@@ -289,15 +291,7 @@ async def test_a_crash_after_s3_completed_an_upload_nobody_retries_leaves_no_orp
     from kinerja_evidence.adapters.storage import ObjectStorage
     from kinerja_evidence.service_layer.resumable import sweep_expired
 
-    period = await service.open_period()
-    plan = await service.approved_plan(period_id=period)
-    guru = service.guru(plan.teacher_nip)
-    data = big_pdf(5 * MiB + 10)
-    upload_id = (await service.start_upload(plan, data, guru)).json()["upload_id"]
-    for n, part in ((1, data[:5 * MiB]), (2, data[5 * MiB:])):
-        assert (await service.put_part(upload_id, n, part, guru)).status_code == 200
-    [session], parts = await service.upload_rows()
-    complete_in_s3_only(service, session, parts)
+    await crash_after_s3_completion(service)
 
     storage = ObjectStorage.from_settings(service.settings)
     later = datetime.now(timezone.utc) + timedelta(days=30)
