@@ -109,7 +109,18 @@ class FaultsUpdate(BaseModel):
     hang_after_save_s: float | None = Field(None, ge=0)
 
 
-class KinerjaPeriodik(BaseModel):
+class Penilai(BaseModel):
+    """The assessor's fields, the same in every payload."""
+
+    penilaiNama: str = Field(min_length=1)
+    penilaiNipNrp: str = Field(min_length=1)
+    penilaiGolongan: str = ""
+    penilaiJabatanNama: str = ""
+    penilaiUnorNama: str = ""
+    statusPenilai: Literal["ASN", "NON ASN"]
+
+
+class KinerjaPeriodik(Penilai):
     """The body of ``POST /kinerjaperiodik/save``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -126,12 +137,6 @@ class KinerjaPeriodik(BaseModel):
     koefisienId: str
     periodikId: int
     pnsDinilaiId: str = Field(min_length=18, max_length=18, pattern=r"^\d{18}$")
-    penilaiNama: str = Field(min_length=1)
-    penilaiNipNrp: str = Field(min_length=1)
-    penilaiGolongan: str = ""
-    penilaiJabatanNama: str = ""
-    penilaiUnorNama: str = ""
-    statusPenilai: Literal["ASN", "NON ASN"]
 
 
 class RencanaHasilKerja(BaseModel):
@@ -150,17 +155,6 @@ class TargetBulanan(BaseModel):
     bulan: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     uraian: str = Field(min_length=1)
     kodeRencana: str | None = None
-
-
-class Penilai(BaseModel):
-    """The assessor's fields, the same in every payload."""
-
-    penilaiNama: str = Field(min_length=1)
-    penilaiNipNrp: str = Field(min_length=1)
-    penilaiGolongan: str = ""
-    penilaiJabatanNama: str = ""
-    penilaiUnorNama: str = ""
-    statusPenilai: Literal["ASN", "NON ASN"]
 
 
 class RencanaSkp(Penilai):
