@@ -19,6 +19,7 @@ already recorded is superseded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from datetime import datetime, timezone
@@ -208,10 +209,8 @@ async def record_periodic_review(uow: UnitOfWork, event: PeriodicReviewRecorded,
         source_event_id=envelope.event_id,
         result_snapshot=json.dumps({**dataclasses.asdict(review), "reviewed_at": event.reviewed_at.isoformat()}),
     )
-    try:
+    with contextlib.suppress(CannotMap):  # a bad review key is parked below with the reason
         record.year, record.month_start, record.month_end, _ = review_months(event.review)
-    except CannotMap:
-        pass  # parked below with the reason
     later = [v for v in versions if stamps[v.id] > event.reviewed_at]
     superseded_by = None
     if later:
