@@ -3,7 +3,7 @@
 FastStream's NATS default terminates a message on any exception, which loses it on a
 transient fault. Here every subscriber uses manual acknowledgement and this policy:
 
-- handled (or already in the inbox): ack;
+- handled (or already in the inbox, which is claimed before the handler runs): ack;
 - a type this consumer does not handle: ack (it is someone else's);
 - a malformed envelope, an unknown version, a payload that does not validate
   (:class:`PoisonMessage`): moved to ``kinerja.deadletter.<consumer>`` with the reason, then ack;
@@ -26,12 +26,11 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy.exc import IntegrityError
 
 from kinerja_shared.correlation import set_correlation_id
 from kinerja_shared.events.envelope import Envelope, EventContract, PoisonMessage, parse_envelope
 from kinerja_shared.logging import get_logger
-from kinerja_shared.messaging.inbox import InboxMessage
+from kinerja_shared.messaging.inbox import claim
 from kinerja_shared.messaging.metrics import EVENTS_HANDLED, HANDLER_SECONDS
 from kinerja_shared.messaging.streams import ConsumerSpec, dead_letter_subject
 from kinerja_shared.settings import ServiceSettings
@@ -128,25 +127,13 @@ class EventConsumer:
             return "skipped"
         _, handler = entry
         async with self.uow_factory(causation_id=envelope.event_id) as uow:
-            seen = await uow.session.get(InboxMessage, (self.spec.durable, envelope.event_id))
-            if seen is not None:
+            # Claimed first: only a clash on (consumer, event_id) means "already applied". Any
+            # other error below, an IntegrityError at commit included, is retried (nak).
+            if not await claim(uow.session, self.spec.durable, [(envelope.event_id, envelope.type)]):
                 log.info("event.duplicate")
                 return "duplicate"
             await handler(contract, envelope, uow)
-            uow.session.add(
-                InboxMessage(
-                    consumer=self.spec.durable,
-                    event_id=envelope.event_id,
-                    event_type=envelope.type,
-                )
-            )
-            try:
-                await uow.commit()
-            except IntegrityError:
-                # Another replica applied it first; its transaction won, ours rolls back.
-                await uow.rollback()
-                log.info("event.duplicate_race")
-                return "duplicate"
+            await uow.commit()
         log.info("event.handled")
         return "handled"
 

@@ -9,7 +9,6 @@ from kinerja_shared.events.contracts import (
     DailyReportReviewed, DailyReportSubmitted, EvidenceDeleted, EvidenceRejected, EvidenceVerified,
 )
 from kinerja_shared.messaging.streams import ConsumerSpec
-from sqlalchemy.exc import IntegrityError
 
 from kinerja_assessment.service_layer import read_model
 
@@ -17,22 +16,12 @@ PLANNING_CONSUMER = ConsumerSpec("assessment-planning", "KINERJA_PLANNING", ["ki
 EVIDENCE_CONSUMER = ConsumerSpec("assessment-evidence", "KINERJA_EVIDENCE", ["kinerja.evidence.>"])
 
 
-async def _flush(uow) -> None:
-    """Write the handler's effects now: a row another event inserted meanwhile (events applied
-    concurrently) fails here and is retried, instead of failing at commit, where the consumer
-    would take the IntegrityError for a duplicate delivery and acknowledge the event unapplied."""
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        raise read_model.ConcurrentInsert("baris yang sama baru saja dicatat oleh event lain") from exc
-
-
 def _applying(apply):
-    """A handler that applies the event to the read model and flushes at once (see _flush)."""
+    """A handler that applies the event to the read model (the consumer commits it with the
+    inbox row; a conflicting insert fails the commit and the event is retried)."""
 
     async def handle(event, _envelope, uow) -> None:
         await apply(uow, event)
-        await _flush(uow)
 
     handle.__name__ = handle.__qualname__ = f"on_{apply.__name__.removeprefix('apply_')}"
     return handle

@@ -29,7 +29,6 @@ from kinerja_shared.events.contracts import (
 from kinerja_shared.messaging.consumer import NotReady
 from kinerja_shared.uow import UnitOfWork
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from kinerja_assessment.adapters.tables import (
@@ -42,19 +41,16 @@ _ASSESSMENT_NAMESPACE = uuid.UUID("5d3c9a53-3f0e-4d7e-9b8e-6a1f2f0e4b11")
 UPLOADED, VERIFIED, REJECTED, DELETED = "diunggah", "terverifikasi", "ditolak", "dihapus"
 
 
-class ConcurrentInsert(Exception):
-    """Another event about the same evidence inserted its row first: retry (nak), and the retry
-    takes the update path. Raised instead of IntegrityError, which the consumer would take for a
-    duplicate delivery and acknowledge, losing this event."""
-
-
 async def _insert(uow: UnitOfWork, row: EvidenceView | DailyReportView) -> None:
+    """A row another event of the same evidence or report inserted meanwhile makes the commit
+    fail; the consumer retries the event, which then takes the update path."""
     uow.session.add(row)
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        what = f"bukti {row.evidence_id}" if isinstance(row, EvidenceView) else f"laporan harian {row.report_id}"
-        raise ConcurrentInsert(f"{what} baru saja dicatat oleh event lain") from exc
+
+
+async def _evidence(uow: UnitOfWork, evidence_id: str) -> EvidenceView | None:
+    # Locked on PostgreSQL: a review applied at the same time as a deletion must not write back
+    # the state it read before the deletion (SQLite: the inbox claim holds the write lock).
+    return await uow.session.get(EvidenceView, evidence_id, with_for_update=True)
 
 
 def assessment_id_for(plan_id: str) -> str:
@@ -158,7 +154,7 @@ async def _assessment_of(uow: UnitOfWork, plan_id: str) -> Assessment:
 
 async def apply_evidence_uploaded(uow: UnitOfWork, event: EvidenceUploaded) -> None:
     assessment = await _assessment_of(uow, event.plan_id)
-    row = await uow.session.get(EvidenceView, event.evidence_id)
+    row = await _evidence(uow, event.evidence_id)
     if row is not None and row.uploaded:
         return
     if row is None:
@@ -175,7 +171,7 @@ async def apply_evidence_uploaded(uow: UnitOfWork, event: EvidenceUploaded) -> N
 
 async def _apply_review(uow: UnitOfWork, event, status: str, at: datetime, note: str) -> None:
     await _assessment_of(uow, event.plan_id)
-    row = await uow.session.get(EvidenceView, event.evidence_id)
+    row = await _evidence(uow, event.evidence_id)
     if row is None:  # the review overtook the upload: keep it, the upload fills in the rest
         row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256="", uploaded=False,
                            item_id=event.item_id, status=status, status_at=at, status_note=note)
@@ -198,7 +194,7 @@ async def apply_evidence_rejected(uow: UnitOfWork, event: EvidenceRejected) -> N
 
 async def apply_evidence_deleted(uow: UnitOfWork, event: EvidenceDeleted) -> None:
     assessment = await _assessment_of(uow, event.plan_id)
-    row = await uow.session.get(EvidenceView, event.evidence_id)
+    row = await _evidence(uow, event.evidence_id)
     if row is None:
         row = EvidenceView(evidence_id=event.evidence_id, plan_id=event.plan_id, sha256=event.sha256,
                            uploaded=False, item_id=event.item_id, status=DELETED, status_at=event.deleted_at)

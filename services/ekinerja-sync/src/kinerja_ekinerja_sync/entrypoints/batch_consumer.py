@@ -6,9 +6,9 @@ this service could take in far below the 300 a second it must mirror (bench/sync
 batch (what one fetch returns, up to ``consumer_batch_size`` messages) is applied with one inbox row per event and one commit,
 then every message is acknowledged.
 
-Same guarantees as the shared policy: an event already in the inbox is skipped; anything that
-goes wrong in the batch (a handler error, ``NotReady``, a race with another replica on the
-inbox) rolls the whole batch back and each message goes through the shared one-by-one path,
+Same guarantees as the shared policy: the batch's inbox rows are claimed first and an event
+already there is skipped; anything that goes wrong in the batch (a handler error, ``NotReady``,
+a conflicting insert) rolls the whole batch back and each message goes through the shared one-by-one path,
 with its nak-with-delay and dead-letter rules. A malformed message is handed to that path
 alone (it dead-letters it) and the rest of the batch still goes through together.
 """
@@ -19,22 +19,17 @@ import asyncio
 import contextlib
 import time
 
-from datetime import datetime, timezone
-
 import structlog
 from nats.aio.msg import Msg
-from sqlalchemy import insert, select
 
 from kinerja_shared.correlation import set_correlation_id
 from kinerja_shared.events.envelope import PoisonMessage, parse_envelope
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.consumer import EventConsumer
-from kinerja_shared.messaging.inbox import InboxMessage
+from kinerja_shared.messaging.inbox import claim
 from kinerja_shared.messaging.metrics import EVENTS_HANDLED, HANDLER_SECONDS
 
 log = get_logger(__name__)
-
-INBOX = InboxMessage.__table__
 
 
 class BatchedEventConsumer(EventConsumer):
@@ -103,38 +98,29 @@ class BatchedEventConsumer(EventConsumer):
         outcomes: list[str] = []
         try:
             async with self.uow_factory() as uow:
-                ids = [envelope.event_id for _, envelope, _ in parsed]
-                connection = await uow.session.connection()
-                seen = set(
-                    (
-                        await connection.execute(
-                            select(INBOX.c.event_id).where(INBOX.c.consumer == self.spec.durable, INBOX.c.event_id.in_(ids))
-                        )
-                    ).scalars()
-                )
-                inbox: list[dict] = []
+                # Claim the batch's inbox rows first (see kinerja_shared.messaging.inbox): what is
+                # not returned was applied before; an error below rolls the claims back too.
+                wanted = {e.event_id: e.type for _, e, c in parsed
+                          if c is not None and self.handlers.get(e.type) is not None}
+                claimed = await claim(uow.session, self.spec.durable, list(wanted.items()))
                 if self.before_batch is not None:
-                    await self.before_batch(uow, [c for _, e, c in parsed if c is not None and e.event_id not in seen])
+                    await self.before_batch(uow, [c for _, e, c in parsed if e.event_id in claimed])
                 for _msg, envelope, contract in parsed:
                     entry = self.handlers.get(envelope.type)
                     if entry is None or contract is None:
                         outcomes.append("skipped")
                         continue
-                    if envelope.event_id in seen:
+                    if envelope.event_id not in claimed:
                         outcomes.append("duplicate")
                         continue
-                    seen.add(envelope.event_id)  # the same event twice in one batch
+                    claimed.discard(envelope.event_id)  # the same event twice in one batch
                     structlog.contextvars.bind_contextvars(event_id=envelope.event_id, event_type=envelope.type)
                     set_correlation_id(envelope.correlation_id)
                     uow.causation_id = envelope.event_id
                     await entry[1](contract, envelope, uow)
-                    inbox.append({"consumer": self.spec.durable, "event_id": envelope.event_id,
-                                  "event_type": envelope.type, "processed_at": datetime.now(timezone.utc)})
                     outcomes.append("handled")
                 if self.after_batch is not None:
                     await self.after_batch(uow)
-                if inbox:  # one INSERT for the batch (SQLAlchemy Core: no ORM object per event)
-                    await (await uow.session.connection()).execute(insert(INBOX), inbox)
                 await uow.commit()
         except Exception as exc:  # one event of the batch failed: each goes its own way
             log.warning("event.batch_one_by_one", size=len(parsed), reason=f"{type(exc).__name__}: {exc}")

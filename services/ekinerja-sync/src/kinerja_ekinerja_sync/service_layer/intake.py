@@ -135,10 +135,8 @@ async def _settle_new(uow: UnitOfWork, record: SyncRecord, superseded_by: str | 
         except CannotMap as problem:
             return await _park_unmappable(uow, record, problem, now)
     session.add(record)
-    # Written now: the same version inserted meanwhile by a concurrent delivery fails here and the
-    # event is retried (and then finds it), instead of failing at commit where the consumer would
-    # take the conflict for a duplicate of this very event (for a review: another recording).
-    await session.flush()
+    # The same version inserted meanwhile by a concurrent event fails the commit; the consumer
+    # retries (its inbox is claimed first, so that is not taken for a duplicate) and then finds it.
     log.info("sync.recorded", kind=record.kind, key=record.assessment_id, version=record.assessment_version,
              status=record.status)
     return record
