@@ -121,6 +121,12 @@ class EventConsumer:
             event_id=envelope.event_id, event_type=envelope.type
         )
         set_correlation_id(envelope.correlation_id)
+        return await self.apply(envelope, contract)
+
+    async def apply(self, envelope: Envelope, contract: Any) -> str:
+        """Claim the event in the inbox and run its handler, in one transaction. Returns
+        "handled", "duplicate" or "skipped"; raises what the handler raises (the caller naks).
+        Property tests of the read models drive this directly, in any order and concurrently."""
         entry = self.handlers.get(envelope.type)
         if entry is None or contract is None:
             log.debug("event.skipped")
