@@ -5,7 +5,7 @@ UV := $(BOOT)/uv
 VENV := .venv/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install run demo test test-fast asyncapi docs clean
+.PHONY: install run demo test test-fast test-load asyncapi docs clean
 
 install: .venv/.installed
 
@@ -28,6 +28,11 @@ test: install
 
 test-fast: install
 	$(VENV)/python -m pytest -m "not e2e"
+
+# The service integration suites once more with every CPU kept busy: races that only show
+# under load fail here instead of in a user's deadline rush (CI runs it after `make test`).
+test-load: install
+	$(VENV)/python tests/load/saturated.py -- $(VENV)/python -m pytest -m "not e2e" shared/tests services
 
 asyncapi: install
 	$(VENV)/python -m kinerja_shared.catalog docs/asyncapi.yaml
