@@ -59,7 +59,8 @@ class ServiceRuntime:
         self.session_factory = make_session_factory(self.engine)
         # Reconnect forever: nats-py gives up after 60 attempts by default.
         self.broker = NatsBroker(
-            settings.nats_url,
+            # A cluster is a comma-separated list; nats-py wants it as a list, not one string.
+            [url.strip() for url in settings.nats_url.split(",") if url.strip()],
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             disconnected_cb=_log_disconnect,

@@ -15,6 +15,7 @@ class ServiceSettings(BaseSettings):
     service_name: str = "kinerja"
     # sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db
     database_url: str = "sqlite+aiosqlite:///./data/kinerja.db"
+    # One server, or a cluster as a comma-separated list: nats://a:4222,nats://b:4222
     nats_url: str = "nats://127.0.0.1:4222"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
