@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -92,10 +92,24 @@ class FinalizedAssessment(SQLModel, table=True):
     finalized_at: datetime
 
 
+SAME_BYTES_FOR_ITEM = "uq_evidence_files_plan_item_sha256"
+SAME_BYTES_FOR_PLAN = "uq_evidence_files_plan_sha256_no_item"
+
+
 class Evidence(SQLModel, table=True):
     """One bukti dukung file: where it lives in object storage and what it is."""
 
     __tablename__ = "evidence_files"
+    # The same bytes for the same plan item are one bukti, decided by the database: two
+    # identical uploads racing both pass the service's read-then-insert check, and one of
+    # them must lose at commit. Withdrawing a bukti deletes its row, so the same bytes may be
+    # uploaded again. NULLs are distinct in a unique index (SQLite and PostgreSQL): the plan
+    # as a whole (item_id NULL) gets its own partial index.
+    __table_args__ = (
+        Index(SAME_BYTES_FOR_ITEM, "plan_id", "item_id", "sha256", unique=True),
+        Index(SAME_BYTES_FOR_PLAN, "plan_id", "sha256", unique=True,
+              sqlite_where=text("item_id IS NULL"), postgresql_where=text("item_id IS NULL")),
+    )
 
     evidence_id: str = Field(primary_key=True, max_length=64)
     plan_id: str = Field(index=True, max_length=64)

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -119,7 +120,38 @@ async def record_evidence(
     today: date | None = None,
 ) -> Evidence:
     """Write the row and EvidenceUploaded in one transaction. ``also(uow)`` runs inside the
-    same transaction (a resumable upload marks its session completed there)."""
+    same transaction (a resumable upload marks its session completed there).
+
+    Identical uploads racing each other all pass the read in :func:`_earlier_uses`; the
+    unique indexes on (plan, item, SHA-256) let exactly one commit. The others answer as a
+    sequential repeat does: 409 ``bukti_duplikat`` naming the bukti that won. Their objects
+    are under keys of their own (one per evidence id), so the caller's usual clean-up after a
+    failed write removes them without touching the winner's."""
+    try:
+        return await _record(uow_factory, caller, facts, also=also, today=today)
+    except IntegrityError:
+        existing = await _same_bytes_for_item(uow_factory, facts)
+        if existing is None:  # some other constraint: a real fault
+            raise
+        log.info("evidence.duplicate_lost_race", evidence_id=facts.evidence_id, existing=existing)
+        raise DuplicateEvidence(existing) from None
+
+
+async def _same_bytes_for_item(uow_factory: UnitOfWorkFactory, facts: EvidenceFacts) -> str | None:
+    async with uow_factory() as uow:
+        return (await uow.session.exec(select(Evidence.evidence_id).where(*_same_item(facts)))).first()
+
+
+def _same_item(facts: EvidenceFacts) -> tuple:
+    return (
+        Evidence.sha256 == facts.sha256, Evidence.plan_id == facts.plan_id,
+        Evidence.item_id == facts.item_id if facts.item_id else Evidence.item_id.is_(None),  # type: ignore[union-attr]
+    )
+
+
+async def _record(
+    uow_factory: UnitOfWorkFactory, caller: Caller, facts: EvidenceFacts, *, also, today: date | None,
+) -> Evidence:
     async with uow_factory() as uow:
         # The plan may have been returned, or the window closed, while the file travelled:
         # check again, in the same transaction as the write.
@@ -177,10 +209,7 @@ async def _earlier_uses(uow: UnitOfWork, facts: EvidenceFacts, plan: PlanView) -
     """The same bytes already recorded: for the same item of the same plan that is a plain
     duplicate (refused); anywhere else (another item, period or teacher) it is recorded and
     flagged for the assessor, the "certificate hunting" the old platform let through."""
-    same_item = (await uow.session.exec(select(Evidence).where(
-        Evidence.sha256 == facts.sha256, Evidence.plan_id == plan.plan_id,
-        Evidence.item_id == facts.item_id if facts.item_id else Evidence.item_id.is_(None),  # type: ignore[union-attr]
-    ))).first()
+    same_item = (await uow.session.exec(select(Evidence).where(*_same_item(facts)))).first()
     if same_item is not None:
         raise DuplicateEvidence(same_item.evidence_id)
     # A file passed around a whole district would list thousands: the flag stays, the list
