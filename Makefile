@@ -5,7 +5,7 @@ UV := $(BOOT)/uv
 VENV := .venv/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install run demo test test-fast test-load asyncapi docs clean
+.PHONY: install run demo test test-fast test-load chaos asyncapi docs clean
 
 install: .venv/.installed
 
@@ -33,6 +33,14 @@ test-fast: install
 # under load fail here instead of in a user's deadline rush (CI runs it after `make test`).
 test-load: install
 	$(VENV)/python tests/load/saturated.py -- $(VENV)/python -m pytest -m "not e2e" shared/tests services
+
+# The chaos suite (tests/chaos/chaos.py): a semester for 2,000 teachers on PostgreSQL and a 3-node
+# JetStream cluster while every service, a NATS node and S3 are killed and restarted and another
+# NATS node is lost; fails on any loss, duplicate, orphan or dead letter. Writes
+# bench/results/chaos.json. Smaller: make chaos CHAOS_ARGS="--teachers 500".
+CHAOS_ARGS ?= --teachers 2000
+chaos: install
+	$(VENV)/python tests/chaos/chaos.py $(CHAOS_ARGS)
 
 asyncapi: install
 	$(VENV)/python -m kinerja_shared.catalog docs/asyncapi.yaml

