@@ -34,13 +34,13 @@ test-fast: install
 test-load: install
 	$(VENV)/python tests/load/saturated.py -- $(VENV)/python -m pytest -m "not e2e" shared/tests services
 
-# The chaos suite (tests/chaos/chaos.py): a semester for 2,000 teachers on PostgreSQL and a 3-node
+# The chaos suite (tests/chaos/chaos_driver.py): a semester for 2,000 teachers on PostgreSQL and a 3-node
 # JetStream cluster while every service, a NATS node and S3 are killed and restarted and another
 # NATS node is lost; fails on any loss, duplicate, orphan or dead letter. Writes
 # bench/results/chaos.json. Smaller: make chaos CHAOS_ARGS="--teachers 500".
 CHAOS_ARGS ?= --teachers 2000
 chaos: install
-	$(VENV)/python tests/chaos/chaos.py $(CHAOS_ARGS)
+	$(VENV)/python tests/chaos/chaos_driver.py $(CHAOS_ARGS)
 
 asyncapi: install
 	$(VENV)/python -m kinerja_shared.catalog docs/asyncapi.yaml

@@ -1,7 +1,7 @@
 """The short chaos run inside `make test`: a semester for a couple of hundred teachers on
 PostgreSQL and a 3-node JetStream cluster while each service is killed (-9) once, a NATS node is
 killed and restarted, S3 is restarted and another NATS node is lost for good; then nothing
-lost, duplicated, orphaned or dead-lettered (tests/chaos/chaos.py; `make chaos` is the long run).
+lost, duplicated, orphaned or dead-lettered (tests/chaos/chaos_driver.py; `make chaos` is the long run).
 KINERJA_CHAOS_TEACHERS changes the size."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-import chaos
+import chaos_driver as chaos
 
 pytestmark = pytest.mark.e2e
 

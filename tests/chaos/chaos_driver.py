@@ -1,6 +1,6 @@
 """The chaos suite: a semester for many teachers while the platform is being broken.
 
-    .venv/bin/python tests/chaos/chaos.py [--teachers 2000] [--single-node] [--concurrency 32]
+    .venv/bin/python tests/chaos/chaos_driver.py [--teachers 2000] [--single-node] [--concurrency 32]
         [--out bench/results/chaos.json]                                      (make chaos)
 
 All four services and the e-Kinerja simulator run as separate processes (deploy/embedded/
