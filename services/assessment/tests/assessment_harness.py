@@ -22,6 +22,7 @@ from kinerja_shared.events import (
     SchoolRef,
     make_envelope,
 )
+from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.testing.http import bearer
 from kinerja_shared.testing.wait import eventually
@@ -95,6 +96,19 @@ async def publish(js, contract, msg_id: str | None = None):
     await js.publish(envelope.subject(), envelope.model_dump_json().encode(),
                      headers={"Nats-Msg-Id": msg_id or envelope.event_id})
     return envelope
+
+
+async def applied(runtime, *envelopes) -> None:
+    """Wait until the consumers have applied these events (their inbox rows). Waiting for a page
+    that looks right is not enough: a page is read in several statements, so it can show one
+    event's effect on one table and not yet on another."""
+    ids = {e.event_id for e in envelopes}
+
+    async def done():
+        async with runtime.session_factory() as s:
+            rows = (await s.exec(select(InboxMessage.event_id).where(InboxMessage.event_id.in_(ids)))).all()
+        return set(rows) == ids
+    await eventually(done, what="events applied")
 
 
 async def assessment_for(client, plan_id, evidence: int = 0):

@@ -12,13 +12,12 @@ from datetime import date, datetime, timedelta, timezone
 
 from kinerja_shared.events import MonthlyTarget, PersonRef, RosterImported, SchoolRef
 from kinerja_shared.events.contracts import DailyReportReviewed, DailyReportSubmitted
-from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.metrics import EVENTS_HANDLED
 from kinerja_shared.testing.http import bearer
 from sqlmodel import select
 
 from assessment_harness import (
-    GURU, KS, KS_AUTH, NPSN, REGION, approved, assessment_for, eventually, open_assessments, period, publish,
+    GURU, KS, KS_AUTH, NPSN, REGION, applied, approved, assessment_for, eventually, open_assessments, period, publish,
     roster, snapshot,
 )
 from kinerja_assessment.adapters.tables import DailyReportView
@@ -83,17 +82,6 @@ async def daily_reports_when(client, assessment_id: str, check, auth=KS_AUTH) ->
         reports = r.json()["daily_reports"]
         return reports if check(reports) else None
     return await eventually(fetch, what="daily reports in the workbench")
-
-
-async def applied(runtime, *envelopes) -> None:
-    """Wait until the assessment-evidence consumer has applied these events (their inbox rows)."""
-    ids = {e.event_id for e in envelopes}
-
-    async def done():
-        async with runtime.session_factory() as s:
-            rows = (await s.exec(select(InboxMessage.event_id).where(InboxMessage.event_id.in_(ids)))).all()
-        return set(rows) == ids
-    await eventually(done, what="events applied")
 
 
 async def report_rows(runtime) -> list[DailyReportView]:

@@ -12,7 +12,7 @@ from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, E
 from kinerja_shared.testing.http import bearer
 
 from assessment_harness import (
-    GURU, GURU2, KS, KS_AUTH, NPSN, REGION, approved, assessment_for, eventually, open_assessments, period,
+    GURU, GURU2, KS, KS_AUTH, NPSN, REGION, applied, approved, assessment_for, eventually, open_assessments, period,
     publish, rate_and_finalize, roster, snapshot, uploaded,
 )
 from kinerja_assessment.adapters.tables import Assessment
@@ -35,22 +35,21 @@ async def test_evidence_events_out_of_order_build_the_workbench(service):
     gone = uploaded(plan_id, period_id)
     # The verification comes first, before the upload and before the plan approval it depends
     # on; then a rejection, a deletion, and only then the prerequisites.
-    await publish(js, verified(cert, "kom-1", t0))
-    await publish(js, EvidenceRejected(evidence_id=reused.evidence_id, plan_id=plan_id, period_id=period_id,
+    sent = [await publish(js, verified(cert, "kom-1", t0))]
+    sent += [await publish(js, EvidenceRejected(evidence_id=reused.evidence_id, plan_id=plan_id, period_id=period_id,
                                        item_id="kom-2", teacher_nip=GURU, school_npsn=NPSN, rejected_by=KS,
-                                       reason="Sertifikat dipakai ulang", rejected_at=t0))
-    await publish(js, cert)
-    await publish(js, reused)
-    await publish(js, gone)
-    await publish(js, EvidenceDeleted(evidence_id=gone.evidence_id, plan_id=plan_id, period_id=period_id,
+                                       reason="Sertifikat dipakai ulang", rejected_at=t0))]
+    sent += [await publish(js, e) for e in (cert, reused, gone)]
+    sent += [await publish(js, EvidenceDeleted(evidence_id=gone.evidence_id, plan_id=plan_id, period_id=period_id,
                                       teacher_nip=GURU, school_npsn=NPSN, sha256=gone.sha256, deleted_by=GURU,
-                                      deleted_at=t0))
+                                      deleted_at=t0))]
     await asyncio.sleep(0.5)
     async with runtime.session_factory() as s:
         assert await s.get(Assessment, plan_id) is None
     for event in (roster(), period(period_id), approved(plan_id, period_id)):
         await publish(js, event)
     a = await assessment_for(client, plan_id, evidence=2)
+    await applied(runtime, *sent)
 
     async def settled():
         r = await client.get(f"/v1/assessments/{a['assessment_id']}/workbench", headers=KS_AUTH)
