@@ -10,6 +10,7 @@ from kinerja_shared.runtime import ServiceRuntime, serve
 
 from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import TABLES
+from kinerja_evidence.domain.model import StorageUnavailable
 from kinerja_evidence.entrypoints import activities_http, http
 from kinerja_evidence.entrypoints.handlers import (
     ASSESSMENT_CONSUMER,
@@ -39,7 +40,8 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime.add_consumer(PLANNING_CONSUMER, PLANNING_HANDLERS)
     runtime.add_consumer(PERIODS_CONSUMER, PERIOD_HANDLERS)
     runtime.add_consumer(ASSESSMENT_CONSUMER, ASSESSMENT_HANDLERS)
-    # The store may start after us: create the bucket in the background; readiness waits for it.
+    # The store may start after us: create the bucket in the background; readiness waits for
+    # it (and makes it again if the store comes back empty).
     runtime.add_background(storage.keep_trying_to_ensure_bucket)
     runtime.add_readiness_check("object_storage", storage.check)
     # Abandoned resumable uploads: S3 multipart aborted, staging objects and rows removed.
@@ -49,6 +51,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         title="Kinerja evidence", description=DESCRIPTION, routers=[http.router, activities_http.router]
     )
+    app.add_exception_handler(StorageUnavailable, http.storage_unavailable)
     app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings, clock_from_settings(settings))
     return runtime, app
 

@@ -4,6 +4,10 @@ Garage, Ceph RGW, AWS S3, moto). Nothing here relies on MinIO-only features.
 The SDK is synchronous: every call runs in a worker thread so the event loop stays free, in
 the adapter's own pool (as many threads as HTTP connections), so that storage calls neither
 wait behind nor hold up other work in asyncio's small default pool.
+A store that does not answer (refused, timed out, 5xx) raises
+:class:`~kinerja_evidence.domain.model.StorageUnavailable` (HTTP 503 with Retry-After), logged
+once per outage by :class:`StorageHealth`; a store that came back without the bucket gets it
+back on the first ``NoSuchBucket`` (the call is then tried once more).
 Uploads stream: ``put_object`` with ``length=-1`` reads one part at a time from a
 :class:`HashingReader`, so memory holds one part (``part_size``) whatever the file size.
 """
@@ -15,6 +19,8 @@ import functools
 import hashlib
 import io
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,11 +32,77 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import CopySource
 from minio.datatypes import Part
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 
 from kinerja_shared.logging import get_logger
 
+from kinerja_evidence.domain.model import StorageUnavailable
+
 log = get_logger(__name__)
+
+
+# S3 error codes that say "the store is struggling", not "your request is wrong".
+_TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """The store did not answer usefully: unreachable, timed out, or a server error (after
+    urllib3's own retries). Not a refusal of this request (NoSuchKey, AccessDenied, ...)."""
+    if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, ServerError)):
+        return True
+    if isinstance(exc, InvalidResponseError):  # e.g. a proxy's HTML 502 page
+        return getattr(exc, "_code", 0) >= 500
+    if isinstance(exc, S3Error):
+        status = getattr(exc.response, "status", 0) or 0
+        return status >= 500 or exc.code in _TRANSIENT_S3_CODES
+    return False
+
+
+class StorageHealth:
+    """Per process: is the store answering? One warning when an outage begins and one info
+    line when it ends, instead of a traceback per request. Calls run in worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_since: float | None = None
+        self.failures = 0
+
+    @property
+    def available(self) -> bool:
+        return self.down_since is None
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.failures += 1
+            first = self.down_since is None
+            if first:
+                self.down_since = time.monotonic()
+        if first:
+            log.warning("storage.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def succeeded(self) -> None:
+        if self.down_since is None:  # the common case: no lock
+            return
+        with self._lock:
+            since, failures = self.down_since, self.failures
+            self.down_since, self.failures = None, 0
+        if since is not None:
+            log.info("storage.available_again", down_for_s=round(time.monotonic() - since, 1),
+                     failed_calls=failures)
+
+    def call(self, fn, /, *args, **kwargs):
+        """Run a synchronous SDK call, noting the outcome; a fault becomes StorageUnavailable."""
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            if is_storage_fault(exc):
+                self.failed(exc)
+                raise StorageUnavailable() from exc
+            if isinstance(exc, S3Error):  # an answer, even a refusal: the store is there
+                self.succeeded()
+            raise
+        self.succeeded()
+        return result
 
 
 class SizeLimitExceeded(Exception):
@@ -46,6 +118,18 @@ class HashingReader:
         self._limit = limit
         self._hash = hashlib.sha256()
         self.size = 0
+        try:
+            self._start: int | None = source.tell() if source.seekable() else None
+        except (AttributeError, OSError):
+            self._start = None
+
+    def rewind(self) -> bool:
+        """Back to the first byte (to send the stream again); False when it cannot seek."""
+        if self._start is None:
+            return False
+        self._source.seek(self._start)
+        self._hash, self.size = hashlib.sha256(), 0
+        return True
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._source.read(size)
@@ -91,17 +175,18 @@ class RangedObject(io.RawIOBase):
         n = min(len(buffer), self._size - self._pos)
         if n <= 0:
             return 0
-        response = self._storage.client.get_object(
-            self._storage.bucket, self._key, offset=self._pos, length=n
-        )
-        try:
-            data = response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        data = self._storage.health.call(self._read, self._pos, n)
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def _read(self, offset: int, n: int) -> bytes:
+        response = self._storage.client.get_object(self._storage.bucket, self._key, offset=offset, length=n)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
 
 
 KNOWN_PAYLOAD_SHA256 = "x-amz-content-sha256"
@@ -138,6 +223,9 @@ class ObjectStorage:
     ) -> None:
         self.bucket = bucket
         self.part_size = part_size
+        self.health = StorageHealth()
+        self._bucket_lock = asyncio.Lock()
+        self._bucket_generation = 0  # bumped each time the bucket is made again
         self._executor = ThreadPoolExecutor(max_connections, thread_name_prefix="s3")
         # The SDK's default waits 5 minutes to connect: too long for readiness and for users.
         http = urllib3.PoolManager(
@@ -171,9 +259,34 @@ class ObjectStorage:
             max_connections=settings.s3_max_connections,
         )
 
-    async def _run(self, fn, /, *args, **kwargs):
+    async def _call(self, fn, /, *args, **kwargs):
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(
+            self._executor, functools.partial(self.health.call, fn, *args, **kwargs)
+        )
+
+    async def _run(self, fn, /, *args, _rewind=None, **kwargs):
+        """One SDK call in the pool. A store that lost the bucket (it came back empty) gets it
+        back and the call is tried once more; ``_rewind()`` first resets a consumed stream."""
+        generation = self._bucket_generation
+        try:
+            return await self._call(fn, *args, **kwargs)
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket":
+                raise
+            if _rewind is not None and not _rewind():
+                raise
+            await self._recreate_bucket(generation)
+        return await self._call(fn, *args, **kwargs)
+
+    async def _recreate_bucket(self, seen_generation: int) -> None:
+        # Many requests notice at once: one of them makes the bucket, the others wait for it.
+        async with self._bucket_lock:
+            if self._bucket_generation != seen_generation:
+                return
+            created = await self._call(self._ensure_bucket)
+            self._bucket_generation += 1
+        log.warning("storage.bucket_recreated", bucket=self.bucket, created=created)
 
     # ------------------------------------------------------------------ bucket
     def _ensure_bucket(self) -> bool:
@@ -189,7 +302,7 @@ class ObjectStorage:
 
     async def ensure_bucket(self) -> bool:
         """Create the (private) bucket if missing; True when it was created now."""
-        return await self._run(self._ensure_bucket)
+        return await self._call(self._ensure_bucket)
 
     async def keep_trying_to_ensure_bucket(self) -> None:
         """Background task at start-up: the store may come up after us."""
@@ -205,10 +318,12 @@ class ObjectStorage:
                 delay = min(delay * 2, 10.0)
 
     async def check(self) -> None:
-        """Readiness: the endpoint answers and the bucket exists."""
-        exists = await asyncio.wait_for(self._run(self.client.bucket_exists, self.bucket), 5)
-        if not exists:
-            raise LookupError(f"bucket {self.bucket} belum ada")
+        """Readiness: the endpoint answers and the bucket exists. A store that came back empty
+        gets its bucket here (a presigned PUT goes straight to the store, never through a
+        call of ours that would notice the bucket missing)."""
+        created = await asyncio.wait_for(self._call(self._ensure_bucket), 5)
+        if created:
+            log.warning("storage.bucket_recreated", bucket=self.bucket, created=True, by="readiness")
 
     # ------------------------------------------------------------------ objects
     def _put(self, key: str, reader: HashingReader, content_type: str) -> None:
@@ -224,7 +339,7 @@ class ObjectStorage:
         )
 
     async def put_stream(self, key: str, reader: HashingReader, content_type: str) -> None:
-        await self._run(self._put, key, reader, content_type)
+        await self._run(self._put, key, reader, content_type, _rewind=reader.rewind)
 
     async def remove(self, key: str) -> None:
         await self._run(self.client.remove_object, self.bucket, key)
@@ -280,8 +395,14 @@ class ObjectStorage:
         return await self._run(run)
 
     # ------------------------------------------------------------------ presigned PUT
+    # Signing is local (the region is configured, so the SDK asks the store nothing): not
+    # through StorageHealth, where a signed URL would pass for the store answering again.
+    async def _sign(self, fn, /, *args, **kwargs) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
     async def presigned_put(self, key: str, *, ttl_s: int) -> str:
-        return await self._run(
+        return await self._sign(
             self.client.presigned_put_object, self.bucket, key, timedelta(seconds=ttl_s)
         )
 
@@ -327,7 +448,7 @@ class ObjectStorage:
         self, key: str, *, ttl_s: int, file_name: str, content_type: str
     ) -> str:
         disposition = f"attachment; filename*=UTF-8''{quote(file_name, safe='')}"
-        return await self._run(
+        return await self._sign(
             self.client.presigned_get_object,
             self.bucket,
             key,

@@ -159,6 +159,34 @@ class EvidenceNotFound(NotFound):
         )
 
 
+STORAGE_RETRY_AFTER_S = 5
+
+
+class StorageUnavailable(AppError):
+    """The object store does not answer (refused, timed out, 5xx): nothing is wrong with the
+    request, the client should try again shortly (HTTP 503 with Retry-After)."""
+
+    status_code = 503
+    retry_after_s = STORAGE_RETRY_AFTER_S
+
+    def __init__(self) -> None:
+        super().__init__(
+            "penyimpanan_tidak_tersedia",
+            "Penyimpanan berkas sedang tidak dapat dihubungi. Silakan coba lagi beberapa saat lagi.",
+            "Object storage is unavailable right now; try again shortly.",
+            details={"retry_after_s": self.retry_after_s},
+        )
+
+
+class StoredFileMissing(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "berkas_tidak_ada_di_penyimpanan",
+            "Berkas bukti dukung ini tidak ada lagi di penyimpanan. Silakan unggah ulang.",
+            "The evidence's file is no longer in object storage; upload it again.",
+        )
+
+
 class EmptyFile(AppError):
     def __init__(self) -> None:
         super().__init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.storage import ObjectStorage
@@ -14,9 +15,12 @@ from kinerja_evidence.domain.model import (
     Caller,
     EvidenceNotFound,
     PlanNotFound,
+    StoredFileMissing,
     may_read,
 )
 from kinerja_evidence.service_layer.plans import get_plan
+
+log = get_logger(__name__)
 
 
 async def list_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str) -> list[Evidence]:
@@ -57,6 +61,11 @@ async def download_link(
     ttl_s: int,
 ) -> str:
     row = await get_evidence(uow_factory, caller, evidence_id)
+    # Asked first: signing alone is local, and would hand out a link to a store that is down
+    # (503 instead) or to a file the store lost (said so instead of a 404 from the store).
+    if await storage.stat(row.object_key) is None:
+        log.error("evidence.object_missing", evidence_id=evidence_id, object_key=row.object_key)
+        raise StoredFileMissing()
     return await storage.presigned_get(
         row.object_key, ttl_s=ttl_s, file_name=row.file_name, content_type=row.content_type
     )
