@@ -7,7 +7,9 @@ again without restarting the service."""
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,38 @@ async def test_storage_back_without_its_bucket_heals_without_a_restart(service_f
 
 async def _ready(service) -> bool:
     return (await service.client.get("/health/ready")).status_code == 200
+
+
+class BadGateway(BaseHTTPRequestHandler):
+    """What sits in front of a dead store (a load balancer, a proxy): 502 with an HTML page."""
+
+    def _answer(self) -> None:
+        body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+async def test_a_store_answering_5xx_is_unavailable_too(service_factory):
+    proxy = ThreadingHTTPServer(("127.0.0.1", servers.free_port()), BadGateway)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        async with service_factory(wait_ready=False, s3_endpoint=f"127.0.0.1:{proxy.server_port}") as service:
+            plan = await service.approved_plan()
+            guru = service.guru(plan.teacher_nip)
+            assert_unavailable(await service.upload(plan.plan_id, samples.PDF, headers=guru, item_id="pk-1"))
+            started = await service.start_upload(plan, samples.PDF, guru)
+            assert_unavailable(started)
+            assert await service.evidence_rows() == []
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
