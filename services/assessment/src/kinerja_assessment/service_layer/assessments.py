@@ -13,6 +13,7 @@ from kinerja_shared.events import AssessmentFinalized, PersonRef
 from kinerja_shared.events.contracts import AssessmentRated
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from kinerja_assessment.adapters.tables import (
@@ -290,11 +291,22 @@ def period_ak(period: PeriodView, predikat: Predikat, jenjang: str | None):
     return ak.angka_kredit(ak.months_of(period.month_start, period.month_end), predikat, jenjang)
 
 
+def already_final(assessment_id: str, version: int) -> Conflict:
+    # Names the final version, so a client that lost the first answer knows what stands.
+    return Conflict(
+        "penilaian_sudah_final",
+        "Penilaian sudah final dan tidak dapat diubah; gunakan koreksi.",
+        "The assessment is final and cannot be changed; file a correction.",
+        details={"assessment_id": assessment_id, "version": version},
+    )
+
+
 async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
         rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
-        rules.ensure_open(a.status)
+        if a.status == rules.FINAL:
+            raise already_final(a.assessment_id, a.version)
         ratings = rules.ratings_to_finalize(a.rating_hasil_kerja, a.rating_perilaku_kerja)
         teacher = await uow.session.get(RosterPerson, a.teacher_nip)
         assessor = await uow.session.get(RosterPerson, principal.nip)
@@ -327,7 +339,17 @@ async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessm
         ))
         uow.publish(finalized_event(a, period, teacher, assessor, ratings.hasil_kerja.value,
                                     ratings.perilaku_kerja.value, predikat, value, now), region=a.region)
-        await uow.commit()
+        try:
+            await uow.commit()
+        except IntegrityError:
+            # Two finalizes at once: both read "open"; the loser's version row clashes with
+            # the winner's (assessment_versions' key). Answer as a later repeat does.
+            await uow.rollback()
+            status, version = (await uow.session.exec(
+                select(Assessment.status, Assessment.version).where(Assessment.assessment_id == assessment_id))).one()
+            if status != rules.FINAL:
+                raise
+            raise already_final(assessment_id, version) from None
         body = await view(uow, a)
         body["distribution"] = report
         return body

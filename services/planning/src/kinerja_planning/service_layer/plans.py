@@ -47,9 +47,16 @@ class Page:
         return query.offset((self.page - 1) * self.page_size).limit(self.page_size)
 
 
-def _plan_exists() -> Conflict:
+def _plan_exists(plan_id: str | None) -> Conflict:
+    # The existing plan's id lets a client that lost the first answer carry on with it.
     return Conflict("rencana_sudah_ada", "Anda sudah memiliki rencana kinerja untuk periode ini.",
-                    "You already have a plan for this period.")
+                    "You already have a plan for this period.",
+                    details={"plan_id": plan_id} if plan_id else None)
+
+
+async def _existing_plan_id(uow: UnitOfWork, period_id: str, teacher_nip: str) -> str | None:
+    return (await uow.session.exec(select(PlanRow.plan_id).where(
+        PlanRow.period_id == period_id, PlanRow.teacher_nip == teacher_nip))).first()
 
 
 def _plan_not_found(plan_id: str) -> NotFound:
@@ -138,16 +145,19 @@ async def create_plan(
         for step in STEPS:
             if steps and steps.get(step) is not None:
                 plan.save_step(step, steps[step], rules, by=person.nip, at=now)
-        existing = (await uow.session.exec(select(PlanRow.plan_id).where(
-            PlanRow.period_id == period_id, PlanRow.teacher_nip == person.nip))).first()
+        existing = await _existing_plan_id(uow, period_id, person.nip)
         if existing is not None:
-            raise _plan_exists()
+            raise _plan_exists(existing)
         uow.session.add(PlanRow.from_domain(plan))
         _draft_saved(uow, plan, "dibuat")
         try:
             await uow.commit()
-        except IntegrityError as exc:  # a double click: the other request won
-            raise _plan_exists() from exc
+        except IntegrityError as exc:  # a double click: the other request won (uq_planning_plan_teacher)
+            await uow.rollback()  # expires the ORM rows: use the domain plan's fields
+            existing = await _existing_plan_id(uow, period_id, plan.teacher_nip)
+            if existing is None:
+                raise  # some other constraint: not a repeat
+            raise _plan_exists(existing) from exc
         return plan
 
 
