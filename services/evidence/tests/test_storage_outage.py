@@ -1,6 +1,6 @@
 """Object storage going away and coming back, against an S3 server of the test's own (so
 stopping it disturbs no other test): while it is down, uploads and download links answer
-503 ``penyimpanan_tidak_tersedia`` with Retry-After (never a 500 with a traceback), one
+503 ``penyimpanan_berkas_tidak_tersedia`` with Retry-After (never a 500 with a traceback), one
 warning per outage is logged; when it is back, even empty (its bucket gone), uploads work
 again without restarting the service."""
 
@@ -57,7 +57,7 @@ def assert_unavailable(response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "5"
     error = response.json()["error"]
-    assert error["code"] == "penyimpanan_tidak_tersedia"
+    assert error["code"] == "penyimpanan_berkas_tidak_tersedia"
     assert error["message"] and error["message_en"]
     assert "Traceback" not in response.text
 

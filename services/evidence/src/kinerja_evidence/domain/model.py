@@ -164,18 +164,20 @@ STORAGE_RETRY_AFTER_S = 5
 
 class StorageUnavailable(AppError):
     """The object store does not answer (refused, timed out, 5xx): nothing is wrong with the
-    request, the client should try again shortly (HTTP 503 with Retry-After)."""
+    request, the client should try again shortly (HTTP 503 with Retry-After). Code and shape
+    as the shared ``DependencyUnavailable("object_storage")`` being added to kinerja_shared."""
 
     status_code = 503
     retry_after_s = STORAGE_RETRY_AFTER_S
 
     def __init__(self) -> None:
         super().__init__(
-            "penyimpanan_tidak_tersedia",
-            "Penyimpanan berkas sedang tidak dapat dihubungi. Silakan coba lagi beberapa saat lagi.",
-            "Object storage is unavailable right now; try again shortly.",
-            details={"retry_after_s": self.retry_after_s},
+            "penyimpanan_berkas_tidak_tersedia",
+            "Penyimpanan berkas sedang tidak dapat dijangkau; coba lagi dalam beberapa saat.",
+            "Object storage is unreachable; retry shortly.",
+            details={"dependency": "object_storage", "retry_after_s": self.retry_after_s},
         )
+        self.headers = {"Retry-After": str(self.retry_after_s)}
 
 
 class StoredFileMissing(NotFound):

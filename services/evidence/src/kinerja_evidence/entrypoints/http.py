@@ -54,8 +54,7 @@ class EvidenceContext:
 async def storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
     """503 with Retry-After: the shared AppError handler sends no headers. Logged once per
     outage by the storage adapter, not here per request."""
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code,
-                        headers={"Retry-After": str(exc.retry_after_s)})
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
 
 def _context(request: Request) -> EvidenceContext:
