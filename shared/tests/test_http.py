@@ -1,23 +1,27 @@
 """The HTTP conventions every service gets from ServiceRuntime.http_app: JSON errors with a
-stable code, auth, correlation ids carried into events, readiness that tells the truth."""
+stable code, auth, correlation ids carried into events, readiness that tells the truth
+(the database fails it, NATS is a detail and a gauge), database faults named 503s."""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
 import nats
+import psycopg
+import structlog
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlmodel import select
 
 from kinerja_shared.auth import CurrentPrincipal
-from kinerja_shared.errors import Conflict
+from kinerja_shared.errors import Conflict, DependencyUnavailable
 from kinerja_shared.events import PeriodOpened
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
-from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database
+from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database, free_port
 
 
 class Body(BaseModel):
@@ -98,23 +102,36 @@ async def test_correlation_id_travels_from_http_into_the_event(nats_server, data
         await nc.close()
 
 
-async def test_readiness_fails_when_nats_is_down_and_recovers(nats_factory, tmp_path):
+def nats_gauge(metrics_text: str) -> float:
+    [line] = [l for l in metrics_text.splitlines() if l.startswith("kinerja_nats_connected ")]
+    return float(line.split()[1])
+
+
+async def test_nats_down_is_a_detail_and_a_gauge_not_unreadiness(nats_factory, tmp_path):
     server = nats_factory().start()
     runtime, app = build(server.url, f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
     async with running_app(app) as client:
         r = await client.get("/health/ready")
-        assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "nats": "ok"}
+        assert r.status_code == 200
+        assert r.json() == {"status": "ok", "checks": {"database": "ok"}, "details": {"nats": "terhubung"}}
+        assert nats_gauge((await client.get("/metrics")).text) == 1
         server.kill()
         await asyncio.sleep(0.5)
+        # The outbox holds events meanwhile: the replica keeps answering HTTP.
         r = await client.get("/health/ready")
-        assert r.status_code == 503 and r.json()["checks"]["nats"].startswith("gagal")
+        assert r.status_code == 200
+        assert r.json()["checks"] == {"database": "ok"} and r.json()["details"] == {"nats": "terputus"}
+        assert nats_gauge((await client.get("/metrics")).text) == 0
+        r = await client.post("/v1/periods", json={"year": 2026}, headers=bearer("dinas"))
+        assert r.status_code == 200 and len(await outbox_rows(runtime)) == 1
         server.start()  # same port, same store: the client reconnects on its own
         for _ in range(100):
             r = await client.get("/health/ready")
-            if r.status_code == 200:
+            if r.json()["details"]["nats"] == "terhubung":
                 break
             await asyncio.sleep(0.1)
-        assert r.status_code == 200
+        assert r.json()["details"]["nats"] == "terhubung"
+        assert nats_gauge((await client.get("/metrics")).text) == 1
 
 
 async def test_readiness_fails_when_the_database_is_unreachable(nats_server, postgres_admin):
@@ -128,6 +145,55 @@ async def test_readiness_fails_when_the_database_is_unreachable(nats_server, pos
             r = await client.get("/health/ready")
             assert r.status_code == 503
             assert r.json()["checks"]["database"].startswith("gagal")
-            assert r.json()["checks"]["nats"] == "ok"
+            assert r.json()["details"]["nats"] == "terhubung"
     finally:
         drop_postgres_database(name, postgres_admin)
+
+
+def assert_database_unavailable(r) -> None:
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "5" and r.headers["X-Correlation-ID"]
+    error = r.json()["error"]
+    assert error["code"] == "basis_data_tidak_tersedia" and error["message"].startswith("Basis data")
+    assert "Traceback" not in r.text and "asyncpg" not in r.text and "does not exist" not in r.text
+
+
+async def test_a_dropped_database_is_a_named_503_logged_once_per_outage(nats_server, postgres_admin):
+    url, name = create_postgres_database(postgres_admin)
+    runtime, app = build(nats_server.url, url)
+    try:
+        async with running_app(app) as client:
+            with structlog.testing.capture_logs() as logs:
+                drop_postgres_database(name, postgres_admin)
+                for _ in range(3):
+                    r = await client.post("/v1/periods", json={"year": 2026},
+                                          headers={**bearer("dinas"), "Idempotency-Key": "k-1"})
+                    assert_database_unavailable(r)
+                assert (await client.get("/health/ready")).status_code == 503
+                # Back (empty, but it answers): the first statement that runs ends the episode.
+                with psycopg.connect(postgres_admin, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                assert (await client.get("/health/ready")).status_code == 200
+            events = [(e["log_level"], e["event"]) for e in logs if e["event"].startswith(("database.", "http."))]
+            assert events == [("warning", "database.unavailable"), ("info", "database.recovered")]
+    finally:
+        drop_postgres_database(name, postgres_admin)
+
+
+async def test_a_database_on_a_closed_port_is_a_named_503(nats_server):
+    # Built, not started (start-up would wait for the database): requests still reach the routes.
+    runtime, app = build(nats_server.url, f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/kinerja")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(2):
+                assert_database_unavailable(await client.post("/v1/periods", json={"year": 2026}, headers=bearer("dinas")))
+        assert [e["event"] for e in logs if e["log_level"] in ("warning", "error")] == ["database.unavailable"]
+    await runtime.engine.dispose()
+
+
+def test_the_helper_names_any_dependency():
+    exc = DependencyUnavailable("ekinerja", retry_after_s=30)
+    assert (exc.status_code, exc.code, exc.headers) == (503, "ekinerja_tidak_tersedia", {"Retry-After": "30"})
+    assert exc.to_dict()["error"]["details"] == {"dependency": "ekinerja", "retry_after_s": 30}
+    assert DependencyUnavailable("antrian").code == "antrian_tidak_tersedia"

@@ -1,15 +1,27 @@
-"""HTTP conventions every service shares: JSON errors, correlation ids, health, metrics.
+"""HTTP conventions every service shares: JSON errors, correlation ids, Idempotency-Key,
+health, metrics.
 
 Errors are ``{"error": {"code", "message" (Bahasa Indonesia), "message_en", "details"}}``.
 Bad input is a 4xx with a stable code; an unexpected fault is a 500 with the code
-``kesalahan_internal`` and the correlation id, never a stack trace.
+``kesalahan_internal`` and the correlation id, never a stack trace. A database that cannot be
+reached is not a fault of ours: 503 ``basis_data_tidak_tersedia`` with ``Retry-After``, one
+warning when the outage starts and one info line when the database answers again.
+
+Readiness (``/health/ready``) fails only on what the service needs to answer HTTP (the
+database; object storage for evidence). Other dependencies (NATS) are *details*: shown, never
+failing, because the outbox holds events while the broker is away and a broker blip must not
+take every replica out of the load balancer.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -17,15 +29,105 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinerja_shared.correlation import HTTP_HEADER, new_id, set_correlation_id
-from kinerja_shared.errors import AppError
+from kinerja_shared.errors import AppError, DependencyUnavailable
+from kinerja_shared.idempotency import IdempotencyMiddleware, IdempotencyStore
 from kinerja_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# A detail of /health/ready that never fails it: returns a short state ("terhubung").
+DetailCheck = Callable[[], Awaitable[str]]
+
+DATABASE_RETRY_AFTER_S = 5
+# SQLSTATE classes of PostgreSQL that mean "not reachable now", not "your query is wrong":
+# 08 connection exception, 53 insufficient resources, 57P operator intervention (shutdown,
+# restart), 3D000 the database does not exist (dropped under us).
+_PG_UNAVAILABLE = ("08", "53", "57P", "3D000")
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open database",
+                       "disk i/o error")
+_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
 
 
-def install_conventions(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> None:
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached (or stays locked past the busy
+    timeout), as opposed to a bug or a constraint: those stay 4xx/500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.IntegrityError):
+            return False
+        if isinstance(current, sa_exc.TimeoutError):  # no connection free in the pool in time
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.InterfaceError):  # "connection is closed"
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNAVAILABLE):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and str(current).lower().startswith(_SQLITE_UNAVAILABLE):
+            return True
+        # Refused or timed-out connects arrive raw (OSError, TimeoutError) from the driver.
+        if isinstance(current, (OSError, TimeoutError)) and _raised_by_driver(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(_DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class DatabaseOutage:
+    """One warning when the database goes away, one info line when it answers again; the
+    requests in between are answered 503 without a log line (let alone a traceback) each."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            log.warning("database.unavailable", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+
+    def recovered(self) -> None:
+        if self.down:
+            self.down = False
+            log.info("database.recovered")
+
+    def watch(self, engine: AsyncEngine) -> None:
+        """Any statement that runs through the engine proves the database is back."""
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def _after(*_args) -> None:
+            if self.down:
+                self.recovered()
+
+
+def install_conventions(
+    app: FastAPI,
+    readiness: dict[str, ReadinessCheck],
+    *,
+    details: dict[str, DetailCheck] | None = None,
+    idempotency: IdempotencyStore | None = None,
+    outage: DatabaseOutage | None = None,
+) -> None:
+    """``readiness``: checks that fail /health/ready; ``details``: shown there, never failing;
+    ``idempotency``: the store of Idempotency-Key answers (no store, no Idempotency-Key)."""
+    details = details if details is not None else {}
+    outage = outage or DatabaseOutage()
+    app.state.database_outage = outage
+    if idempotency is not None:
+        # Added before the correlation middleware, so it runs inside it: its answers (and a
+        # 503 when the claim cannot reach the database) carry the correlation id.
+        app.add_middleware(IdempotencyMiddleware, store=idempotency)
+
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
         correlation_id = request.headers.get(HTTP_HEADER) or new_id()
@@ -33,15 +135,19 @@ def install_conventions(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> N
         set_correlation_id(correlation_id)
         try:
             response = await call_next(request)
-        except Exception:  # the last line of defence: log it, answer without a trace
-            log.exception("http.unhandled", path=request.url.path)
-            response = _internal_error(correlation_id)
+        except Exception as exc:  # the last line of defence: log it, answer without a trace
+            if database_unavailable(exc):
+                outage.failed(exc)
+                response = _app_error_response(DependencyUnavailable("database", DATABASE_RETRY_AFTER_S))
+            else:
+                log.exception("http.unhandled", path=request.url.path)
+                response = _internal_error(correlation_id)
         response.headers[HTTP_HEADER] = correlation_id
         return response
 
     @app.exception_handler(AppError)
     async def app_error_handler(_request: Request, exc: AppError):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return _app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_handler(_request: Request, exc: RequestValidationError):
@@ -74,7 +180,11 @@ def install_conventions(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> N
     async def live() -> dict:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"], summary="Readiness: database and NATS reachable")
+    @app.get(
+        "/health/ready", tags=["health"],
+        summary="Readiness: what answering HTTP needs (database; object storage for evidence); "
+                "NATS shown as a detail, never failing",
+    )
     async def ready() -> Response:
         checks: dict[str, str] = {}
         ok = True
@@ -85,14 +195,31 @@ def install_conventions(app: FastAPI, readiness: dict[str, ReadinessCheck]) -> N
             except Exception as exc:
                 ok = False
                 checks[name] = f"gagal: {type(exc).__name__}"
+                if name == "database":
+                    outage.failed(exc)
         return JSONResponse(
-            {"status": "ok" if ok else "tidak_siap", "checks": checks},
+            {"status": "ok" if ok else "tidak_siap", "checks": checks, "details": await _details(details)},
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (kinerja_nats_connected among them)")
     async def metrics() -> Response:
+        await _details(details)  # the detail checks refresh their gauges
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _details(details: dict[str, DetailCheck]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, check in details.items():
+        try:
+            out[name] = await check()
+        except Exception as exc:
+            out[name] = f"gagal: {type(exc).__name__}"
+    return out
+
+
+def _app_error_response(exc: AppError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
 
 def _internal_error(correlation_id: str) -> JSONResponse:

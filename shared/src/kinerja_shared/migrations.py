@@ -8,8 +8,8 @@ installed wheel.
 The service upgrades its database to head at start-up (:func:`upgrade_database`, called by
 ``ServiceRuntime.start``); ``kinerja-migrate SERVICE upgrade`` does the same explicitly, and
 ``kinerja-migrate SERVICE revision -m "..."`` autogenerates the next migration. Autogenerate
-only ever sees the service's own tables plus the shared ``outbox_messages`` and
-``inbox_messages``, never another service's.
+only ever sees the service's own tables plus the shared ``outbox_messages``,
+``inbox_messages`` and ``idempotency_keys``, never another service's.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import Table
 
 from kinerja_shared.db import make_engine
+from kinerja_shared.idempotency import IdempotencyKey
 from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.outbox import OutboxMessage
 
@@ -41,9 +42,10 @@ LOCK_KEY = 0x4B494E4A  # "KINJ"
 
 
 def service_metadata(tables: Sequence[Table]) -> MetaData:
-    """A MetaData holding copies of the service's tables and the shared outbox and inbox."""
+    """A MetaData holding copies of the service's tables and the shared outbox, inbox and
+    idempotency keys."""
     metadata = MetaData()
-    for table in [OutboxMessage.__table__, InboxMessage.__table__, *tables]:
+    for table in [OutboxMessage.__table__, InboxMessage.__table__, IdempotencyKey.__table__, *tables]:
         table.to_metadata(metadata)
     return metadata
 

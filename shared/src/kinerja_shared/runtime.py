@@ -22,10 +22,12 @@ from sqlalchemy.schema import Table
 from kinerja_shared.clock import clock_from_settings
 from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
 from kinerja_shared.events.envelope import EventContract
-from kinerja_shared.http import ReadinessCheck, install_conventions
+from kinerja_shared.http import DatabaseOutage, DetailCheck, ReadinessCheck, install_conventions
+from kinerja_shared.idempotency import IdempotencyKey, IdempotencyStore
 from kinerja_shared.logging import configure_logging, get_logger
 from kinerja_shared.messaging.consumer import EventConsumer, Handler
 from kinerja_shared.messaging.inbox import InboxMessage
+from kinerja_shared.messaging.metrics import NATS_CONNECTED
 from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
 from kinerja_shared.migrations import upgrade_database
@@ -39,10 +41,12 @@ BackgroundTask = Callable[[], Awaitable[None]]
 
 
 async def _log_disconnect() -> None:
+    NATS_CONNECTED.set(0)
     log.warning("nats.disconnected")
 
 
 async def _log_reconnect() -> None:
+    NATS_CONNECTED.set(1)
     log.info("nats.reconnected")
 
 
@@ -76,14 +80,18 @@ class ServiceRuntime:
             poll_interval_s=settings.outbox_poll_interval_s,
         )
         self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify)
-        self.tables = [OutboxMessage.__table__, InboxMessage.__table__, *tables]
+        self.tables = [OutboxMessage.__table__, InboxMessage.__table__, IdempotencyKey.__table__, *tables]
         self.consumers: list[EventConsumer] = []
-        self.background: list[BackgroundTask] = []
-        # What /health/ready checks; a service adds its own (e.g. object storage).
-        self.readiness: dict[str, ReadinessCheck] = {
-            "database": self.check_database,
-            "nats": self.check_nats,
-        }
+        self.idempotency = IdempotencyStore(self.session_factory)
+        self.background: list[BackgroundTask] = [self.idempotency.purge_forever]
+        self.database_outage = DatabaseOutage()
+        self.database_outage.watch(self.engine)
+        # What /health/ready fails on: what answering HTTP needs; a service adds its own
+        # (evidence: object storage).
+        self.readiness: dict[str, ReadinessCheck] = {"database": self.check_database}
+        # Shown by /health/ready, never failing it: the outbox holds events while NATS is away,
+        # and a broker blip must not take every replica out of the load balancer.
+        self.readiness_details: dict[str, DetailCheck] = {"nats": self.nats_state}
         self._tasks: list[asyncio.Task] = []
 
     def add_consumer(
@@ -98,7 +106,13 @@ class ServiceRuntime:
         self.background.append(task)
 
     def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        """A dependency without which the service cannot answer: failing, it fails readiness."""
         self.readiness[name] = check
+
+    def add_readiness_detail(self, name: str, check: DetailCheck) -> None:
+        """A dependency shown in /health/ready ``details`` (``check`` returns a short state),
+        never failing readiness."""
+        self.readiness_details[name] = check
 
     async def start(self) -> None:
         if self.migrations is not None:
@@ -106,6 +120,7 @@ class ServiceRuntime:
         else:
             await create_tables(self.engine, self.tables)
         await self._connect_until_up()
+        NATS_CONNECTED.set(1)
         js = self.broker.connection.jetstream()
         await ensure_streams(js, self.settings)
         for consumer in self.consumers:
@@ -138,9 +153,14 @@ class ServiceRuntime:
         await ping(self.engine)
 
     async def check_nats(self) -> None:
-        connection = self.broker._connection  # None before start
-        if connection is None or not connection.is_connected:
+        if await self.nats_state() != "terhubung":
             raise ConnectionError("NATS tidak terhubung")
+
+    async def nats_state(self) -> str:
+        connection = self.broker._connection  # None before start
+        connected = connection is not None and connection.is_connected
+        NATS_CONNECTED.set(1 if connected else 0)
+        return "terhubung" if connected else "terputus"
 
     def http_app(
         self,
@@ -161,7 +181,8 @@ class ServiceRuntime:
         app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
         app.state.settings = self.settings
         app.state.runtime = self
-        install_conventions(app, readiness=self.readiness)
+        install_conventions(app, readiness=self.readiness, details=self.readiness_details,
+                            idempotency=self.idempotency, outage=self.database_outage)
         for router in routers:
             app.include_router(router)
         return app

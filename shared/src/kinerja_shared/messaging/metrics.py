@@ -14,3 +14,6 @@ EVENTS_HANDLED = Counter(
 HANDLER_SECONDS = Histogram(
     "kinerja_handler_seconds", "Time spent in an event handler", ["consumer"]
 )
+# 1 while the service's NATS connection is up. Not part of readiness (the outbox holds events
+# while the broker is away); alert on it instead.
+NATS_CONNECTED = Gauge("kinerja_nats_connected", "1 while the NATS connection is up, else 0")
