@@ -53,8 +53,11 @@ def database_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot be reached (or stays locked past the busy
     timeout), as opposed to a bug or a constraint: those stay 4xx/500."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         if isinstance(current, sa_exc.IntegrityError):
             return False
@@ -72,7 +75,9 @@ def database_unavailable(exc: BaseException) -> bool:
         # Refused or timed-out connects arrive raw (OSError, TimeoutError) from the driver.
         if isinstance(current, (OSError, TimeoutError)) and _raised_by_driver(current):
             return True
-        current = current.__cause__ or current.__context__
+        # SQLAlchemy keeps the driver's exception in .orig (and usually as the cause too).
+        pending += [e for e in (getattr(current, "orig", None), current.__cause__, current.__context__)
+                    if isinstance(e, BaseException)]
     return False
 
 
