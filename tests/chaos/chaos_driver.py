@@ -27,6 +27,8 @@ import asyncio
 import csv
 import json
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -276,21 +278,37 @@ def fault_schedule(stack: Stack, cluster: NatsCluster | None, s3_persistent: boo
         if not s3_persistent:
             recreate_bucket(stack)
 
+    # Spread so that each hits while teachers are still at work (a restart takes 5-10 s and
+    # the faults of one phase run one after the other).
     faults = [
-        Fault("plans", 0.25, "kill -9 planning, restart", restart_service("planning")),
+        Fault("plans", 0.15, "kill -9 planning, restart", restart_service("planning")),
         Fault("plans", 0.5, "kill -9 NATS node n1 (seed), restart on the same store" if cluster
               else "kill -9 NATS, restart on the same store", nats_kill_and_restart),
-        Fault("plans", 0.75, "kill -9 assessment, restart", restart_service("assessment")),
         # moto's S3 keeps objects in memory: restarted before the first upload is stored (and
         # the bucket made again), or a restart would be a loss of the test server, not ours.
-        Fault("uploads", 0.4 if s3_persistent else 0.0, "restart S3", s3_restart),
-        Fault("uploads", 0.6, "kill -9 evidence, restart", restart_service("evidence")),
-        Fault("finals", 0.3, "kill -9 ekinerja-sync, restart", restart_service("ekinerja-sync")),
+        Fault("uploads", 0.3 if s3_persistent else 0.0, "restart S3", s3_restart),
+        Fault("uploads", 0.5, "kill -9 evidence, restart", restart_service("evidence")),
+        Fault("finals", 0.15, "kill -9 ekinerja-sync, restart", restart_service("ekinerja-sync")),
+        Fault("finals", 0.5, "kill -9 assessment, restart", restart_service("assessment")),
     ]
     if cluster:  # before the last phase: ekinerja-sync starts again on a cluster missing a node
-        faults.append(Fault("uploads", 0.85, "NATS node n3 lost for good (kill -9, never restarted)",
+        faults.append(Fault("uploads", 0.8, "NATS node n3 lost for good (kill -9, never restarted)",
                             lambda: cluster.nodes[2].kill()))
     return faults
+
+
+def source_version() -> str:
+    """The commit the run was made from (and whether the tree had changes), for the report."""
+    if os.environ.get("KINERJA_CHAOS_SOURCE"):
+        return os.environ["KINERJA_CHAOS_SOURCE"]
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return head + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def recreate_bucket(stack: Stack) -> None:
@@ -335,6 +353,7 @@ def run(teachers: int, cluster: bool = True, concurrency: int = 32, out=print, q
                     "database": "postgresql", "concurrency": concurrency,
                     "simulator_faults": SIMULATOR_FAULTS, "workdir": str(workdir),
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "source": source_version(),
                     "machine": machine(PACKAGES), "load": {"before": loadavg()}}
     out(f"chaos: {len(roster)} teachers in {report['schools']} schools, {report['nats']}, logs in {logs}")
     started = time.monotonic()
