@@ -35,6 +35,9 @@ class RosterPerson(SQLModel, table=True):
     school_npsn: str | None = Field(default=None, index=True, max_length=8)
     school_name: str = ""
     region: str = Field("000000", max_length=6)
+    # When the roster this row holds was imported (its envelope's time): an older roster that
+    # arrives late changes nothing. None: written before this was kept.
+    roster_at: datetime | None = None
 
 
 class PeriodView(SQLModel, table=True):
@@ -50,6 +53,9 @@ class PeriodView(SQLModel, table=True):
     # [{"stage", "starts_on", "ends_on"}] from PeriodOpened / PeriodScheduleChanged
     stages: str = Field(default="[]", sa_column=_text("[]"))
     competency_points_min: int = Field(32, sa_column_kwargs={"server_default": "32"})
+    # changed_at of the newest PeriodScheduleChanged applied: an older change arriving late (or a
+    # PeriodOpened sent again) does not undo it.
+    schedule_at: datetime | None = None
 
 
 class Assessment(SQLModel, table=True):
@@ -92,6 +98,9 @@ class Assessment(SQLModel, table=True):
     responded_at: datetime | None = None
     # PlanApproved.monthly_targets: [{target_id, month, item_id, description}]
     monthly_targets: str = Field(default="[]", sa_column=_text("[]"))
+    # The plan revision whose items and targets these are: an older approval arriving late does
+    # not overwrite a newer one's.
+    plan_revision: int = Field(0, sa_column_kwargs={"server_default": "0"})
 
 
 class AssessmentVersion(SQLModel, table=True):

@@ -27,8 +27,13 @@ def _applying(apply):
     return handle
 
 
+async def on_roster(event: RosterImported, envelope, uow) -> None:
+    # By the envelope's time: a roster retried after a newer one must not undo it.
+    await read_model.apply_roster(uow, event, envelope.occurred_at)
+
+
 PLANNING_HANDLERS = {
-    RosterImported: _applying(read_model.apply_roster),
+    RosterImported: on_roster,
     PeriodOpened: _applying(read_model.apply_period),
     PeriodScheduleChanged: _applying(read_model.apply_schedule_changed),
     PlanApproved: _applying(read_model.apply_plan_approved),

@@ -6,7 +6,13 @@ before the assessment of its plan exists, raise NotReady (nak with a delay, retr
 evidence events of one piece of evidence (which can overtake each other once some were nacked)
 the review state is applied by the event's own time: a verification that arrives before the
 upload it concerns creates the row, the upload later fills in the file's facts without undoing
-the review, and a deletion is final.
+the review, and a deletion is final (its note cleared, whichever review came before it).
+
+People, periods and plans are applied by their own order too: a roster by its envelope's time
+(``roster_at``; an older roster retried late changes nobody, and an assessment created after a
+newer roster takes that roster's assessor), a schedule change by ``changed_at`` (``schedule_at``),
+a plan approval by its revision (``plan_revision``). tests/test_read_model_properties.py proves
+these tables reach the same state for any order, interleaving and redelivery of the events.
 
 Daily reports (laporan harian) do not wait for anything: a row per report, keyed by its id and
 holding its teacher and period, is all the workbench needs. Their state follows the rule in
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 from kinerja_shared.events import (
     EvidenceUploaded, PeriodOpened, PeriodScheduleChanged, PlanApproved, RosterImported,
@@ -53,14 +59,26 @@ async def _evidence(uow: UnitOfWork, evidence_id: str) -> EvidenceView | None:
     return await uow.session.get(EvidenceView, evidence_id, with_for_update=True)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def assessment_id_for(plan_id: str) -> str:
     """One assessment per agreed plan, with an id any replica derives the same way."""
     return str(uuid.uuid5(_ASSESSMENT_NAMESPACE, plan_id))
 
 
-async def apply_roster(uow: UnitOfWork, event: RosterImported) -> None:
+async def apply_roster(uow: UnitOfWork, event: RosterImported, at: datetime | None = None) -> None:
+    """``at``: when the roster was imported (its envelope's time). A person's row holds the
+    newest roster that listed them; an older one arriving late (it was retried) is ignored for
+    them, so it can neither bring back an old assessor nor take over their assessments."""
     for person in event.people:
-        row = await uow.session.get(RosterPerson, person.nip) or RosterPerson(nip=person.nip, name=person.name, role=person.role)
+        row = await uow.session.get(RosterPerson, person.nip, with_for_update=True) or RosterPerson(
+            nip=person.nip, name=person.name, role=person.role)
+        if at is not None and row.roster_at is not None and as_utc(row.roster_at) > as_utc(at):
+            continue
+        row.roster_at = at or row.roster_at
         row.name, row.role, row.jabatan = person.name, person.role, person.jabatan
         row.jenjang, row.golongan, row.asn_status = person.jenjang, person.golongan, person.asn_status
         row.assessor_nip = person.assessor_nip
@@ -92,33 +110,48 @@ async def apply_period(uow: UnitOfWork, event: PeriodOpened) -> None:
     row.name, row.policy, row.year = event.name, event.policy, event.year
     row.month_start, row.month_end, row.semester = event.month_start, event.month_end, event.semester
     row.competency_points_min = event.competency_points_min
-    if event.stages:
+    if event.stages and row.schedule_at is None:  # sent again after a schedule change: keep the change
         row.stages = _stages_json(event.stages)
     uow.session.add(row)
 
 
 async def apply_schedule_changed(uow: UnitOfWork, event: PeriodScheduleChanged) -> None:
-    row = await uow.session.get(PeriodView, event.period_id)
+    row = await uow.session.get(PeriodView, event.period_id, with_for_update=True)
     if row is None:
         raise NotReady(f"periode {event.period_id} belum diketahui")
-    row.stages = _stages_json(event.stages)
+    if row.schedule_at is not None and as_utc(event.changed_at) <= as_utc(row.schedule_at):
+        return  # an older change that arrived late (it waited for the period, or was retried)
+    row.stages, row.schedule_at = _stages_json(event.stages), event.changed_at
     uow.session.add(row)
 
 
 async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
-    teacher = await uow.session.get(RosterPerson, event.teacher_nip)
+    # Locked (PostgreSQL) like apply_roster locks it: a roster naming a new assessor applied at
+    # the same time either commits first (read here) or waits and then sees this assessment.
+    teacher = await uow.session.get(RosterPerson, event.teacher_nip, with_for_update=True)
     if teacher is None:
         raise NotReady(f"guru {event.teacher_nip} belum ada di roster")
     if await uow.session.get(PeriodView, event.period_id) is None:
         raise NotReady(f"periode {event.period_id} belum diketahui")
-    existing = (await uow.session.exec(select(Assessment).where(Assessment.plan_id == event.plan_id))).first()
+    existing = (await uow.session.exec(
+        select(Assessment).where(Assessment.plan_id == event.plan_id).with_for_update()
+    )).first()
     items = json.dumps([i.model_dump() for i in event.items])
     targets = json.dumps([t.model_dump() for t in event.monthly_targets])
     if existing is not None:
-        if existing.status == "open":  # a later approval of the same plan carries its latest items
+        # A later approval (revision) of the same plan carries its latest items; an older one
+        # arriving after it changes nothing.
+        if existing.status == "open" and event.revision >= existing.plan_revision:
             existing.plan_items, existing.monthly_targets = items, targets
+            existing.plan_revision = event.revision
             uow.session.add(existing)
         return
+    # The assessor of record: the plan's, unless a roster imported after the approval (applied
+    # before it here) named another one, as it would have taken over the assessment.
+    assessor_nip = event.assessor_nip
+    if (teacher.assessor_nip and teacher.roster_at is not None
+            and as_utc(teacher.roster_at) > as_utc(event.approved_at)):
+        assessor_nip = teacher.assessor_nip
     uow.session.add(
         Assessment(
             assessment_id=assessment_id_for(event.plan_id),
@@ -126,12 +159,13 @@ async def apply_plan_approved(uow: UnitOfWork, event: PlanApproved) -> None:
             period_id=event.period_id,
             teacher_nip=event.teacher_nip,
             school_npsn=event.school_npsn,
-            assessor_nip=event.assessor_nip,
+            assessor_nip=assessor_nip,
             region=teacher.region,
             plan_kind=event.plan_kind,
             plan_items=items,
             monthly_targets=targets,
             jenjang=jenjang_of(teacher.jenjang) or "",
+            plan_revision=event.revision,
         )
     )
 
@@ -201,7 +235,9 @@ async def apply_evidence_deleted(uow: UnitOfWork, event: EvidenceDeleted) -> Non
         await _insert(uow, row)
     elif row.uploaded and row.status != DELETED:
         await _count(uow, assessment, -1)
-    row.status, row.status_at = DELETED, event.deleted_at
+    # Final, whatever review was applied before it: the note of a review that happened to be
+    # applied first would make the row depend on the order of arrival.
+    row.status, row.status_at, row.status_note = DELETED, event.deleted_at, ""
     uow.session.add(row)
 
 
