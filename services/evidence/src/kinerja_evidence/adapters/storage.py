@@ -54,7 +54,8 @@ def is_storage_fault(exc: BaseException) -> bool:
         return getattr(exc, "_code", 0) >= 500
     if isinstance(exc, S3Error):
         status = getattr(exc.response, "status", 0) or 0
-        return status >= 500 or exc.code in _TRANSIENT_S3_CODES
+        # 501: the store does not implement the call; that is not going to pass by waiting.
+        return (status >= 500 and status != 501) or exc.code in _TRANSIENT_S3_CODES
     return False
 
 
