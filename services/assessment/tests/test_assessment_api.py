@@ -131,7 +131,7 @@ async def test_the_service_starts_from_environment_variables_only(launcher, nats
                 return r if r.status_code == 200 else None
 
             r = await eventually(ready, timeout=30)
-            assert r.json()["checks"] == {"database": "ok", "nats": "ok"}
+            assert r.json()["checks"] == {"database": "ok"} and r.json()["details"] == {"nats": "terhubung"}
             r = await client.get("/v1/assessments", headers=bearer("dinas"))
             assert r.status_code == 200 and isinstance(r.json()["assessments"], list)
             r = await client.get("/v1/assessments")

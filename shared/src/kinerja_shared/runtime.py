@@ -9,6 +9,7 @@ durable consumers (idempotent), then start the subscribers (they only bind), the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -145,7 +146,14 @@ class ServiceRuntime:
         # Each cancelled until it has stopped (one cancellation can be lost: kinerja_shared.tasks).
         await asyncio.gather(*(stop_task(task) for task in self._tasks))
         await self.relay.stop()
-        await self.broker.stop()
+        try:
+            await self.broker.stop()
+        except Exception as exc:  # NATS away at shutdown (it may be): no drain, just close
+            log.warning("nats.stop_failed", error=type(exc).__name__)
+            connection = self.broker._connection
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
         await self.engine.dispose()
         log.info("service.stopped")
 
