@@ -35,6 +35,9 @@ class Outcome:
             return ""
 
 
+IN_FLIGHT = "kunci_idempotensi_sedang_diproses"
+
+
 class GaveUp(RuntimeError):
     pass
 
@@ -61,6 +64,8 @@ class ChaosClient:
         connection error, a 5xx or a 429. A 4xx is returned to the caller (it decides)."""
         key = str(uuid.uuid4())
         service = self.names.get(httpx.URL(url).netloc.decode(), url)
+        if "files" in kwargs:  # the same bytes on every retry: httpx picks a new boundary otherwise
+            headers = {**headers, "Content-Type": f"multipart/form-data; boundary={key.replace('-', '')}"}
         started = time.monotonic()
         attempt = 0
         while True:
@@ -76,12 +81,16 @@ class ChaosClient:
             else:
                 if response.status_code in expect:
                     return Outcome(response, attempt)
-                if response.status_code < 500 and response.status_code != 429:
-                    outcome = Outcome(response, attempt)
+                outcome = Outcome(response, attempt)
+                # The same key still running (or claimed by a request that died with its
+                # process, until the claim's lease ends): the server asks to come back.
+                in_flight = response.status_code == 409 and outcome.error_code == IN_FLIGHT
+                if response.status_code < 500 and response.status_code != 429 and not in_flight:
                     self.refusals[f"{response.status_code} {outcome.error_code}".strip()] += 1
                     return outcome
-                self.errors[str(response.status_code)] += 1
-                self.errors_by_service[f"{service} {response.status_code}"] += 1
+                kind = f"409 {IN_FLIGHT}" if in_flight else str(response.status_code)
+                self.errors[kind] += 1
+                self.errors_by_service[f"{service} {kind}"] += 1
             if time.monotonic() - started > self.give_up_after_s:
                 raise GaveUp(f"{method} {url}: still failing after {attempt} attempts")
             await asyncio.sleep(min(10.0, 0.2 * 2 ** min(attempt, 6)) * (0.5 + random.random()))
