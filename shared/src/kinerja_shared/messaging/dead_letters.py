@@ -44,6 +44,10 @@ class DeadLetter:
 async def list_dead_letters(js: JetStreamContext, consumer: str | None = None) -> list[DeadLetter]:
     info = await js.stream_info(DEAD_LETTER_STREAM)
     letters: list[DeadLetter] = []
+    # An empty stream: a new one reports first_seq 0 = last_seq 0 (and asking for message 0
+    # is a 400 from the server), a purged one first_seq = last_seq + 1.
+    if not info.state.messages or info.state.first_seq > info.state.last_seq:
+        return letters
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         try:
             raw = await js.get_msg(DEAD_LETTER_STREAM, seq)
@@ -78,7 +82,9 @@ cli = typer.Typer(help="List and replay dead letters (messages no consumer could
 
 
 async def _connect() -> tuple[nats.NATS, JetStreamContext]:
-    nc = await nats.connect(ServiceSettings().nats_url)
+    # A cluster is a comma-separated list; nats-py wants a list.
+    servers = [url.strip() for url in ServiceSettings().nats_url.split(",") if url.strip()]
+    nc = await nats.connect(servers)
     return nc, nc.jetstream()
 
 
@@ -90,6 +96,9 @@ def list_command(consumer: str | None = typer.Option(None, help="only this consu
             letters = await list_dead_letters(js, consumer)
         finally:
             await nc.close()
+        if not letters:
+            Console().print(f"no dead letters{f' for consumer {consumer}' if consumer else ''}")
+            return
         table = Table("seq", "consumer", "subject", "deliveries", "reason")
         for letter in letters:
             table.add_row(str(letter.seq), letter.consumer, letter.subject, letter.deliveries, letter.reason)
