@@ -247,7 +247,8 @@ async def test_a_failed_database_write_removes_the_object(service):
 async def test_readiness_reports_object_storage(service, service_factory):
     ready = await service.client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "nats": "ok", "object_storage": "ok"}
+    # NATS is a detail of readiness, never failing it (the outbox holds events meanwhile).
+    assert ready.json()["checks"] == {"database": "ok", "object_storage": "ok"}
     assert service.settings.s3_bucket in {b.name for b in service.minio.list_buckets()}
 
 
@@ -258,5 +259,5 @@ async def test_readiness_fails_when_object_storage_is_unreachable(service_factor
         ready = await down.client.get("/health/ready")
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert checks["database"] == "ok" and checks["nats"] == "ok"
+        assert checks["database"] == "ok" and "nats" not in checks
         assert checks["object_storage"].startswith("gagal")

@@ -10,7 +10,6 @@ from kinerja_shared.runtime import ServiceRuntime, serve
 
 from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import TABLES
-from kinerja_evidence.domain.model import StorageUnavailable
 from kinerja_evidence.entrypoints import activities_http, http
 from kinerja_evidence.entrypoints.handlers import (
     ASSESSMENT_CONSUMER,
@@ -51,7 +50,6 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         title="Kinerja evidence", description=DESCRIPTION, routers=[http.router, activities_http.router]
     )
-    app.add_exception_handler(StorageUnavailable, http.storage_unavailable)
     app.state.evidence = http.EvidenceContext(runtime.uow, storage, settings, clock_from_settings(settings))
     return runtime, app
 

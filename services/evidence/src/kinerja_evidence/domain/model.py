@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
+from kinerja_shared.errors import AppError, Conflict, DependencyUnavailable, Forbidden, NotFound
 
 # Plan statuses as this context knows them (from planning's events).
 SUBMITTED = "submitted"
@@ -162,22 +162,13 @@ class EvidenceNotFound(NotFound):
 STORAGE_RETRY_AFTER_S = 5
 
 
-class StorageUnavailable(AppError):
+class StorageUnavailable(DependencyUnavailable):
     """The object store does not answer (refused, timed out, 5xx): nothing is wrong with the
-    request, the client should try again shortly (HTTP 503 with Retry-After). Code and shape
-    as the shared ``DependencyUnavailable("object_storage")`` being added to kinerja_shared."""
-
-    status_code = 503
-    retry_after_s = STORAGE_RETRY_AFTER_S
+    request, the client should try again shortly (503 ``penyimpanan_berkas_tidak_tersedia``
+    with Retry-After, rendered by the shared handler)."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "penyimpanan_berkas_tidak_tersedia",
-            "Penyimpanan berkas sedang tidak dapat dijangkau; coba lagi dalam beberapa saat.",
-            "Object storage is unreachable; retry shortly.",
-            details={"dependency": "object_storage", "retry_after_s": self.retry_after_s},
-        )
-        self.headers = {"Retry-After": str(self.retry_after_s)}
+        super().__init__("object_storage", retry_after_s=STORAGE_RETRY_AFTER_S)
 
 
 class StoredFileMissing(NotFound):

@@ -17,7 +17,7 @@ from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import Evidence
-from kinerja_evidence.domain.model import StorageUnavailable, as_utc
+from kinerja_evidence.domain.model import as_utc
 from kinerja_evidence.entrypoints.multipart import invalid_input, receive_form
 from kinerja_evidence.service_layer import queries, resumable, review, uploads
 from kinerja_evidence.settings import Settings
@@ -49,12 +49,6 @@ class EvidenceContext:
 
     def today(self):
         return jakarta_date(self.clock.now())
-
-
-async def storage_unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
-    """503 with Retry-After: the shared AppError handler sends no headers. Logged once per
-    outage by the storage adapter, not here per request."""
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
 
 
 def _context(request: Request) -> EvidenceContext:
