@@ -532,6 +532,13 @@ async def test_reconciliation_finds_missing_extra_and_different_and_requeues_the
     report = (await sync.http.get("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION}, headers=DINAS)).json()
     assert report["missing"] == [] and report["matched"] == 3
 
+    # e-Kinerja away: not a report of nothing but "unreadable", a 503 saying when to come back.
+    simulator.faults(reads_down=True)
+    r = await sync.http.get("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION}, headers=DINAS)
+    simulator.faults(reads_down=False)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "ekinerja_tidak_tersedia", r.text
+    assert r.headers["Retry-After"] == "30"
+
 
 async def test_scheduled_reconciliation_and_the_cli_report(start_sync, simulator, make_finalized, new_nip, database_url):
     import httpx

@@ -83,6 +83,8 @@ class Faults(BaseModel):
     # Store the record, then hang this long before answering (a client killed mid-request).
     next_hang_after_save: int = Field(0, ge=0)
     hang_after_save_s: float = Field(30.0, ge=0)
+    # BKN wholly down: its read endpoints answer 503 too (the rates above strike saves only).
+    reads_down: bool = False
 
 
 class FaultsUpdate(BaseModel):
@@ -107,6 +109,7 @@ class FaultsUpdate(BaseModel):
     next_drop_after_save: int | None = Field(None, ge=0)
     next_hang_after_save: int | None = Field(None, ge=0)
     hang_after_save_s: float | None = Field(None, ge=0)
+    reads_down: bool | None = None
 
 
 class Penilai(BaseModel):
@@ -493,12 +496,8 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
 
     @app.get("/pns/rw-kinerjaperiodik/{nip}", tags=["SIASN-like"], summary="Periodic results of one NIP")
     async def read(nip: str, request: Request):
-        state.calls["read"] += 1
-        if (denied := check_tokens(request)) is not None:
-            return denied
-        await slow()
-        if nip in state.faults.unknown_nips:
-            return fail(400, UNKNOWN_NIP_MESSAGE)
+        if (refused := await faults_before_read("read", nip, request)) is not None:
+            return refused
         return {"success": True, "data": list(state.by_nip.get(nip, {}).values())}
 
     @app.post("/rencanaskp/save", tags=["SIASN-like"], summary="Save an agreed plan (SKP); id updates one")
@@ -562,13 +561,21 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         return await read_of(state.reviews, "read_evaluasi", nip, request)
 
     async def read_of(store: RecordStore, call: str, nip: str, request: Request):
+        if (refused := await faults_before_read(call, nip, request)) is not None:
+            return refused
+        return {"success": True, "data": list(store.by_nip.get(nip, {}).values())}
+
+    async def faults_before_read(call: str, nip: str, request: Request) -> JSONResponse | None:
+        """Tokens, then the faults of every read endpoint."""
         state.calls[call] += 1
         if (denied := check_tokens(request)) is not None:
             return denied
         await slow()
+        if state.faults.reads_down:
+            return fail(503, "Layanan sedang tidak tersedia")
         if nip in state.faults.unknown_nips:
             return fail(400, UNKNOWN_NIP_MESSAGE)
-        return {"success": True, "data": list(store.by_nip.get(nip, {}).values())}
+        return None
 
     # ------------------------------------------------------------ the simulator's own admin API
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from kinerja_shared.auth import Principal
-from kinerja_shared.errors import AppError, Forbidden
+from kinerja_shared.errors import AppError, DependencyUnavailable, Forbidden
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, EkinerjaUnreachable
@@ -120,6 +120,10 @@ async def reconcile(
                 extra.append({"teacher_nip": nip, "ekinerja_record_id": rid,
                               "values": {f: remote.get(f) for f in channel.compared}})
 
+    if by_nip and len(unreadable) == len(by_nip):
+        # Not one teacher could be read: e-Kinerja is away, and a report of nothing but
+        # "unreadable" would look like an answer. Say so, and when to come back.
+        raise DependencyUnavailable("ekinerja", retry_after_s=30)
     requeued = []
     if requeue_missing and missing:
         requeued = await _requeue(uow_factory, principal, [m["sync_record_id"] for m in missing])
