@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     stream_duplicate_window_s: int = 7200
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200
+    # Published outbox rows are kept this long, then purged by the relay (at most once an hour):
+    # the window `kinerja-outbox replay` can republish after a NATS host loses its store.
+    # 0 keeps them forever.
+    outbox_retention_days: float = 7.0
     # After this many deliveries a failing message goes to the dead-letter subject.
     consumer_max_deliveries: int = 8
     consumer_backoff_base_s: float = 0.5
