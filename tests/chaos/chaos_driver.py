@@ -188,6 +188,11 @@ class Semester:
                                   headers=self.guru(t))
             if r.status == 409 and r.error_code == "rencana_belum_disepakati":
                 return None  # the approval has not reached the evidence service yet
+            if r.status == 409 and r.error_code == "bukti_duplikat" and r.attempts > 1:
+                # An earlier attempt stored it (its process died before the answer was kept
+                # under the Idempotency-Key): the same bytes for the same plan item.
+                self.recovered["evidence.upload"] += 1
+                return {"evidence_id": r.json()["error"]["details"]["evidence_id"]}
             if r.status != 201:
                 raise RuntimeError(f"evidence upload: {r.status} {r.response.text[:300]}")
             return r.json()
