@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -83,14 +84,22 @@ async def record_period_closed(session: AsyncSession, event) -> None:
 
 
 async def record_assessment_finalized(session: AsyncSession, event) -> None:
-    """Idempotent (a corrected, re-finalized assessment changes nothing here)."""
+    """Idempotent: a corrected, re-finalized assessment changes nothing here. The row keeps the
+    first finalisation's time whichever of the events is applied first (a correction can
+    overtake the original once that was retried)."""
     dialect = session.bind.dialect.name  # type: ignore[union-attr]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(FinalizedAssessment).values(
+        period_id=event.period_id, teacher_nip=event.teacher.nip,
+        assessment_id=event.assessment_id, finalized_at=event.finalized_at)
+    earlier = statement.excluded.finalized_at < FinalizedAssessment.finalized_at
     await session.exec(  # type: ignore[call-overload]
-        insert(FinalizedAssessment)
-        .values(period_id=event.period_id, teacher_nip=event.teacher.nip,
-                assessment_id=event.assessment_id, finalized_at=event.finalized_at)
-        .on_conflict_do_nothing(index_elements=["period_id", "teacher_nip"])
+        statement.on_conflict_do_update(
+            index_elements=["period_id", "teacher_nip"],
+            set_={"finalized_at": case((earlier, statement.excluded.finalized_at), else_=FinalizedAssessment.finalized_at),
+                  "assessment_id": case((earlier, statement.excluded.assessment_id),
+                                        else_=FinalizedAssessment.assessment_id)},
+        )
     )
 
 

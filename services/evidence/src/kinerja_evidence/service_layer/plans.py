@@ -66,6 +66,10 @@ async def record_plan_state(session: AsyncSession, state: PlanState) -> bool:
         if state.competency_points is not None:
             row.competency_points = state.competency_points
         await _replace_items(session, state)
+    elif state.revision == row.revision:
+        # An older event of the current revision (its submission, after the PlanReturned that
+        # overtook it and carries no items) still brings that revision's items and targets.
+        await _replace_items(session, state)
     row.updated_at = datetime.now(timezone.utc)
     session.add(row)
     return changed
