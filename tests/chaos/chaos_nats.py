@@ -3,6 +3,7 @@ each node its own process and store, so one can be killed (-9) and restarted or 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -64,7 +65,29 @@ class NatsCluster:
         for node in self.nodes:
             node.start()
         self.wait_jetstream_ready()
+        asyncio.run(self._probe_replicated_stream())
         return self
+
+    async def _probe_replicated_stream(self, timeout: float = 60) -> None:
+        """Until a stream with 3 replicas can be made (a fresh cluster may have its meta leader
+        and still time out placing one; a service whose stream set-up times out exits)."""
+        import nats
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                nc = await nats.connect(self.urls, connect_timeout=2, max_reconnect_attempts=2)
+                try:
+                    js = nc.jetstream(timeout=10)
+                    await js.add_stream(name="CHAOS_PROBE", subjects=["chaos.probe"], num_replicas=len(self.nodes))
+                    await js.delete_stream("CHAOS_PROBE")
+                    return
+                finally:
+                    await nc.close()
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
 
     def wait_jetstream_ready(self, timeout: float = 60) -> None:
         """Until every running node sees a JetStream meta leader (streams can be created)."""
