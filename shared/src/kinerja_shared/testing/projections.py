@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, select, text
+from sqlalchemy.schema import sort_tables
 
 from kinerja_shared.events.envelope import Envelope
 from kinerja_shared.messaging.consumer import EventConsumer
@@ -174,7 +175,7 @@ async def reset(engine, tables: Iterable[Table]) -> None:
             names = ", ".join(f'"{t.name}"' for t in tables)
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
         else:
-            for table in tables:
+            for table in reversed(sort_tables(tables)):  # referencing rows first (foreign keys are on)
                 await conn.execute(table.delete())
             if (await conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"))).first():
                 await conn.execute(text("DELETE FROM sqlite_sequence"))
