@@ -163,7 +163,7 @@ def replay_command(
         url = resolve_database_url(service, database_url)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    window = f"{service}: events published since {start.isoformat()}"
+    window = f"{service}: events published since {start.isoformat(timespec='seconds')}"
 
     async def run() -> ReplayResult | int:
         engine = make_engine(url)
