@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kinerja_shared.events import (
@@ -29,7 +29,7 @@ from kinerja_shared.events.contracts import (
     DailyReportReviewed, DailyReportSubmitted, EvidenceDeleted, EvidenceRejected, EvidenceVerified,
 )
 from kinerja_shared.runtime import ServiceRuntime
-from kinerja_shared.testing.projections import Rig, assert_same_state, describe
+from kinerja_shared.testing.projections import Rig, assert_same_state, describe, property_settings
 
 from kinerja_assessment.adapters.tables import (
     TABLES, Assessment, DailyReportView, EvidenceView, PeriodView, RosterPerson,
@@ -51,10 +51,7 @@ T0 = datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)
 EXCLUDE = {"assessments": {"created_at", "updated_at"}}
 COMPARED = [t.__table__ for t in (RosterPerson, PeriodView, Assessment, EvidenceView, DailyReportView)]
 
-PROPERTY = settings(
-    max_examples=20, deadline=None, derandomize=False,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = property_settings(max_examples=20)
 
 
 @pytest.fixture

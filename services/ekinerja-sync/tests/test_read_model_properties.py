@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
 from kinerja_shared.events import PeriodOpened, PersonRef, PlanApproved, PlanItem, RosterImported, SchoolRef, make_envelope
 from kinerja_shared.runtime import ServiceRuntime
-from kinerja_shared.testing.projections import Rig, assert_same_state, deliver, describe, reset, snapshot
+from kinerja_shared.testing.projections import Rig, assert_same_state, deliver, describe, reset, snapshot, property_settings
 
 from kinerja_ekinerja_sync.adapters.tables import TABLES, PeriodView, PersonView, SchoolView, SyncRecord
 from kinerja_ekinerja_sync.domain import model
@@ -41,10 +41,7 @@ PERIOD = "periode-2026-1"
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)
 COMPARED = [t.__table__ for t in (PersonView, SchoolView, PeriodView)]
 
-PROPERTY = settings(
-    max_examples=25, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = property_settings(max_examples=25)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kinerja_shared.events import (
@@ -27,7 +27,7 @@ from kinerja_shared.events import (
     PeriodStageStarted, PersonRef, PlanApproved, PlanItem, PlanReturned, PlanSubmitted, make_envelope,
 )
 from kinerja_shared.runtime import ServiceRuntime
-from kinerja_shared.testing.projections import Rig, assert_same_state, describe
+from kinerja_shared.testing.projections import Rig, assert_same_state, describe, property_settings
 
 from kinerja_evidence.adapters.tables import (
     TABLES, FinalizedAssessment, MonthlyTargetView, PeriodView, PlanItemView, PlanView,
@@ -49,10 +49,7 @@ T0 = datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)
 EXCLUDE = {"evidence_plan_views": {"updated_at"}, "evidence_period_views": {"updated_at"}}
 COMPARED = [t.__table__ for t in (PlanView, PlanItemView, MonthlyTargetView, PeriodView, FinalizedAssessment)]
 
-PROPERTY = settings(
-    max_examples=40, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = property_settings(max_examples=40)
 
 
 @pytest.fixture

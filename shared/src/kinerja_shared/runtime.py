@@ -79,6 +79,7 @@ class ServiceRuntime:
             lambda: self.broker.connection.jetstream(),
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
+            retention_days=settings.outbox_retention_days,
         )
         self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify)
         self.tables = [OutboxMessage.__table__, InboxMessage.__table__, IdempotencyKey.__table__, *tables]

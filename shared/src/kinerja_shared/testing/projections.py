@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,11 +31,25 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Table, select, text
 from sqlalchemy.schema import sort_tables
 
 from kinerja_shared.events.envelope import Envelope
 from kinerja_shared.messaging.consumer import EventConsumer
+
+def property_settings(max_examples: int) -> settings:
+    """Hypothesis settings for a read-model property: no deadline (real databases), fixtures
+    shared across examples (the tables are reset between them). Derandomized, so `make test`
+    tries the same examples every run and a red CI means a change broke something; set
+    ``KINERJA_PROPERTY_EXPLORE=1`` to draw new examples and hunt (the interleavings of
+    concurrent applies differ from run to run either way)."""
+    return settings(
+        max_examples=max_examples, deadline=None,
+        derandomize=os.environ.get("KINERJA_PROPERTY_EXPLORE", "") != "1",
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 FINAL = ("handled", "duplicate", "skipped")
 
