@@ -38,7 +38,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,6 +45,7 @@ from sqlmodel import Field, SQLModel
 
 from kinerja_shared.db import SessionFactory
 from kinerja_shared.logging import get_logger
+from kinerja_shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -58,16 +58,6 @@ STORE_LIMIT = 1024 * 1024
 # What a replay needs besides the body; correlation ids and the like belong to the new request.
 STORED_HEADERS = frozenset({b"content-type", b"location", b"content-location", b"etag"})
 PROCESSING, DONE = "processing", "done"
-
-
-class IdempotencySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KINERJA_", extra="ignore")
-
-    # The draft asks for at least 24 hours.
-    idempotency_retention_h: float = 24.0
-    # A claim older than this whose request never finished may be taken over.
-    idempotency_lease_s: float = 300.0
-    idempotency_purge_interval_s: float = 3600.0
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -103,9 +93,9 @@ class Stored:
 class IdempotencyStore:
     """The key rows in the service's own database."""
 
-    def __init__(self, session_factory: SessionFactory, settings: IdempotencySettings | None = None) -> None:
+    def __init__(self, session_factory: SessionFactory, settings: ServiceSettings | None = None) -> None:
         self.session_factory = session_factory
-        self.settings = settings or IdempotencySettings()
+        self.settings = settings or ServiceSettings()
 
     @property
     def retention(self) -> timedelta:

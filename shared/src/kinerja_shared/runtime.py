@@ -84,7 +84,7 @@ class ServiceRuntime:
         self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify)
         self.tables = [OutboxMessage.__table__, InboxMessage.__table__, IdempotencyKey.__table__, *tables]
         self.consumers: list[EventConsumer] = []
-        self.idempotency = IdempotencyStore(self.session_factory)
+        self.idempotency = IdempotencyStore(self.session_factory, settings)
         self.background: list[BackgroundTask] = [self.idempotency.purge_forever]
         self.database_outage = DatabaseOutage()
         self.database_outage.watch(self.engine)

@@ -44,3 +44,8 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_max_s: float = 30.0
     consumer_ack_wait_s: float = 30.0
     consumer_batch_size: int = 32
+    # Idempotency-Key answers are kept this long (the IETF draft asks for at least 24 hours).
+    idempotency_retention_h: float = 24.0
+    # A claim older than this whose request never finished (a crashed replica) may be taken over.
+    idempotency_lease_s: float = 300.0
+    idempotency_purge_interval_s: float = 3600.0
