@@ -132,6 +132,7 @@ def install_conventions(
         # Added before the correlation middleware, so it runs inside it: its answers (and a
         # 503 when the claim cannot reach the database) carry the correlation id.
         app.add_middleware(IdempotencyMiddleware, store=idempotency)
+        _declare_idempotency_key(app)
 
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
@@ -239,3 +240,33 @@ def _internal_error(correlation_id: str) -> JSONResponse:
         },
         status_code=500,
     )
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": (
+        "One key per logical command, the same on every retry: a repeat with the same body gets the "
+        "first answer again (header Idempotent-Replayed: true); another body with the key is 422; "
+        "a repeat while the first is still running is 409. Kept at least 24 hours."
+    ),
+}
+
+
+def _declare_idempotency_key(app: FastAPI) -> None:
+    """The middleware serves every POST/PUT/PATCH, so the OpenAPI document says so on each."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in ("post", "put", "patch"):
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
