@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -197,6 +198,12 @@ class SeaweedS3Server:
         self.ports = {name: free_port() for name in (
             "master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc")}
         self.process: subprocess.Popen | None = None
+        # A test's own temporary store goes when the test process ends (and weed with it).
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        self.kill()
+        self.remove_data()
 
     @property
     def endpoint(self) -> S3Endpoint:
