@@ -149,3 +149,11 @@ def read_models(db: dict[str, str]) -> dict:
     out["sync_status"] = dict(rows(db["ekinerja-sync"], "SELECT kind || '/' || status, count(*) FROM sync_records "
                                                        "GROUP BY kind, status"))
     return out
+
+
+def sent_more_than_once(sync_db: str) -> dict[str, int]:
+    """Sync records e-Kinerja acknowledged more than once (a second save of the same thing)."""
+    return {f"{kind}/{key}": n for kind, key, n in rows(
+        sync_db, "SELECT r.kind, r.assessment_id, count(*) FROM sync_attempts a JOIN sync_records r "
+                 "ON r.id = a.record_id WHERE a.outcome = 'acknowledged' GROUP BY r.kind, r.assessment_id, r.id "
+                 "HAVING count(*) > 1")}

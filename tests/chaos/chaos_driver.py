@@ -407,11 +407,14 @@ def check(stack: Stack, semester: Semester, databases: dict[str, str], nats_urls
     models = chaos_check.read_models(databases)
     js = asyncio.run(chaos_check.jetstream_state(nats_urls))
     mismatches = {k: v for k, v in models.items() if k != "sync_status" and v}
+    resent = chaos_check.sent_more_than_once(databases["ekinerja-sync"])
     return {
         "finalized": len(semester.finalized), "approved": len(semester.approved), "uploaded": len(semester.uploaded),
         "lost": len(sim["results"]["lost"]) + len(sim["skp"]["lost"]),
         "duplicates": sum(n - 1 for n in sim["results"]["duplicates"].values())
-                      + sum(n - 1 for n in sim["skp"]["duplicates"].values()),
+                      + sum(n - 1 for n in sim["skp"]["duplicates"].values())
+                      + sum(n - 1 for n in resent.values()),
+        "sent_more_than_once": dict(list(resent.items())[:20]),
         "orphan_objects": len(objects["orphan_objects"]),
         "missing_objects": len(objects["missing_objects"]),
         "sha256_mismatch": len(objects["sha256_mismatch"]),
