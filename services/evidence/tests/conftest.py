@@ -1,5 +1,5 @@
 """Fixtures: the evidence service running in-process against real NATS JetStream, a real
-database (SQLite, then PostgreSQL) and a real S3 endpoint (moto's server over HTTP)."""
+database (SQLite, then PostgreSQL) and a real S3 endpoint (SeaweedFS over HTTP)."""
 
 from __future__ import annotations
 

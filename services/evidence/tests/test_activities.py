@@ -1,6 +1,6 @@
 """Daily activity reports against monthly targets (reviewed a week at a time) and
 competency-development records with points (verified, totalled against the plan's target).
-Real NATS, real S3 (moto server), SQLite and PostgreSQL; refusals store nothing."""
+Real NATS, real S3 (SeaweedFS), SQLite and PostgreSQL; refusals store nothing."""
 
 from __future__ import annotations
 

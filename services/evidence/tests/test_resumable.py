@@ -1,4 +1,4 @@
-"""Resumable uploads through the service against real S3 (moto server), real NATS and both
+"""Resumable uploads through the service against real S3 (SeaweedFS), real NATS and both
 databases: parts in order and checked, the server's view, completion with whole-file checks,
 someone else's upload refused, abandoned uploads swept, presigned direct uploads confirmed.
 Every refusal leaves nothing: no session rows, no S3 multipart upload, no object, no event."""

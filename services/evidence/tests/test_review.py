@@ -1,6 +1,6 @@
 """Reuse detection by SHA-256, the assessor's verification, deletion, and evidence becoming
 read-only when the assessment is final; the period read model deciding the execution window.
-Real S3 (moto server), real NATS JetStream, SQLite and PostgreSQL."""
+Real S3 (SeaweedFS), real NATS JetStream, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

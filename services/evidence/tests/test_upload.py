@@ -1,4 +1,4 @@
-"""Uploads end to end inside the service: real S3 (moto server), real NATS JetStream, both
+"""Uploads end to end inside the service: real S3 (SeaweedFS), real NATS JetStream, both
 databases. A good upload lands in the bucket, the table and the stream; a bad one leaves
 nothing anywhere (no object, no row, no outbox event)."""
 
