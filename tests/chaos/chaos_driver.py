@@ -287,7 +287,7 @@ def fault_schedule(stack: Stack, cluster: NatsCluster | None, s3_persistent: boo
     # the faults of one phase run one after the other).
     faults = [
         Fault("plans", 0.15, "kill -9 planning, restart", restart_service("planning")),
-        Fault("plans", 0.5, "kill -9 NATS node n1 (seed), restart on the same store" if cluster
+        Fault("plans", 0.5, "kill -9 NATS node n1, restart on the same store" if cluster
               else "kill -9 NATS, restart on the same store", nats_kill_and_restart),
         # moto's S3 keeps objects in memory: restarted before the first upload is stored (and
         # the bucket made again), or a restart would be a loss of the test server, not ours.

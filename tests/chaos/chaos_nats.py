@@ -39,8 +39,8 @@ class ClusterNode(NatsServer):
 
 
 class NatsCluster:
-    """Three nodes; ``url`` is the seed the services are given (one URL: see the report on
-    KINERJA_NATS_URL), the others they learn from the cluster's INFO (connect_urls)."""
+    """Three nodes; ``url`` is what the services are given as KINERJA_NATS_URL: every node,
+    comma-separated (the runtime hands nats-py a list)."""
 
     def __init__(self, data_dir, logs_dir, size: int = 3) -> None:
         cluster_ports = [free_port() for _ in range(size)]
@@ -55,7 +55,7 @@ class NatsCluster:
 
     @property
     def url(self) -> str:
-        return self.nodes[0].url
+        return ",".join(n.url for n in self.nodes)
 
     @property
     def urls(self) -> list[str]:
@@ -68,19 +68,23 @@ class NatsCluster:
         asyncio.run(self._probe_replicated_stream())
         return self
 
-    async def _probe_replicated_stream(self, timeout: float = 60) -> None:
-        """Until a stream with 3 replicas can be made (a fresh cluster may have its meta leader
-        and still time out placing one; a service whose stream set-up times out exits)."""
+    async def _probe_replicated_stream(self, timeout: float = 120) -> None:
+        """Until the services' streams exist with 3 replicas, made here with the services' own
+        ensure_streams: on a busy machine a fresh cluster with a meta leader still timed out
+        the services' stream set-up at start-up (5 s JetStream API timeout), and a service
+        whose set-up fails exits. Made once here, the services find them and go on."""
         import nats
 
+        from kinerja_shared.messaging.streams import ensure_streams
+        from kinerja_shared.settings import ServiceSettings
+
+        settings = ServiceSettings(stream_replicas=len(self.nodes))
         deadline = time.monotonic() + timeout
         while True:
             try:
                 nc = await nats.connect(self.urls, connect_timeout=2, max_reconnect_attempts=2)
                 try:
-                    js = nc.jetstream(timeout=10)
-                    await js.add_stream(name="CHAOS_PROBE", subjects=["chaos.probe"], num_replicas=len(self.nodes))
-                    await js.delete_stream("CHAOS_PROBE")
+                    await ensure_streams(nc.jetstream(timeout=20), settings)
                     return
                 finally:
                     await nc.close()
