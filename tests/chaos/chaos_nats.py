@@ -23,7 +23,8 @@ class ClusterNode(NatsServer):
 
     def start(self) -> ClusterNode:
         args = [
-            nats_server_binary(), "-js", "-sd", self.store_dir, "-n", self.name,
+            # -c: sync_interval: always, as in every NATS config we start or ship.
+            nats_server_binary(), "-c", self.write_config(), "-js", "-sd", self.store_dir, "-n", self.name,
             "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
             "--cluster_name", "kinerja", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
             "--routes", ",".join(self.routes),

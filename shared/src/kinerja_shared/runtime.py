@@ -123,14 +123,28 @@ class ServiceRuntime:
             await create_tables(self.engine, self.tables)
         await self._connect_until_up()
         NATS_CONNECTED.set(1)
-        js = self.broker.connection.jetstream()
-        await ensure_streams(js, self.settings)
-        for consumer in self.consumers:
-            await ensure_consumer(js, consumer.spec, self.settings)
+        await self._declare_until_done()
         await self.broker.start()
         self.relay.start()
         self._tasks = [asyncio.create_task(task()) for task in self.background]
         log.info("service.started")
+
+    async def _declare_until_done(self) -> None:
+        """Streams and durable consumers, declared idempotently. On a cluster that is electing a
+        leader (a fresh R3 stream, a node just lost) JetStream answers `nats: timeout` for a few
+        seconds: wait and declare again instead of exiting."""
+        delay = 0.5
+        while True:
+            try:
+                js = self.broker.connection.jetstream()
+                await ensure_streams(js, self.settings)
+                for consumer in self.consumers:
+                    await ensure_consumer(js, consumer.spec, self.settings)
+                return
+            except Exception as exc:
+                log.warning("nats.declare_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _connect_until_up(self) -> None:
         delay = 0.2
