@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.errors import DependencyUnavailable
-from kinerja_shared.idempotency import KEYS
+from kinerja_shared.idempotency import KEYS, row_id
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
@@ -30,11 +30,20 @@ class Body(BaseModel):
     name: str
 
 
-def build(nats_url: str, database_url: str):
-    runtime = ServiceRuntime(ServiceSettings(database_url=database_url, nats_url=nats_url), tables=[])
+def build(nats_url: str, database_url: str, **settings):
+    runtime = ServiceRuntime(ServiceSettings(database_url=database_url, nats_url=nats_url, **settings), tables=[])
     router = APIRouter()
     effects: list[str] = []
     failures = {"left": 0}
+
+    @router.post("/v1/slow", status_code=201)
+    async def slow(body: Body, principal: CurrentPrincipal, seconds: float = 2.0, fail: bool = False):
+        effects.append(f"start {body.name}")
+        await asyncio.sleep(seconds)  # longer than the lease the test sets
+        if fail:
+            raise RuntimeError("the handler failed")
+        effects.append(body.name)
+        return JSONResponse({"name": body.name, "n": len(effects)}, status_code=201)
 
     @router.post("/v1/things", status_code=201)
     async def create(body: Body, principal: CurrentPrincipal):
@@ -111,7 +120,8 @@ async def test_concurrent_repeats_run_the_handler_once(nats_server, database_url
         assert len([r for r in done if "Idempotent-Replayed" not in r.headers]) == 1
         for r in busy:
             assert r.json()["error"]["code"] == "kunci_idempotensi_sedang_diproses"
-            assert r.headers["Retry-After"] == "1"
+            # The claim's remaining lease, rounded up, never more than the lease (30 s).
+            assert 1 <= int(r.headers["Retry-After"]) <= 30
         # Once done, every repeat is a replay.
         later = await client.post("/v1/things", json={"name": "x"}, headers=headers)
         assert later.status_code == 201 and later.headers["Idempotent-Replayed"] == "true"
@@ -194,3 +204,117 @@ async def test_other_methods_ignore_the_header(nats_server, tmp_path, method):
         r = await client.request(method.upper(), "/health/live", headers={"Idempotency-Key": "x" * 300})
         assert r.status_code in (200, 405)
         assert await key_rows(runtime) == []
+
+
+def heartbeats() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("idempotency-heartbeat") and not t.done()]
+
+
+async def test_a_handler_slower_than_the_lease_keeps_its_claim(nats_server, database_url):
+    """The claim is renewed while the handler runs: a live request is never taken over, however
+    long it takes, and a repeat meanwhile is 409 until the first answer is stored."""
+    runtime, app, effects, _ = build(nats_server.url, database_url, idempotency_lease_s=0.6)
+    async with running_app(app) as client:
+        headers = {**GURU, "Idempotency-Key": "lambat"}
+        first = asyncio.create_task(client.post("/v1/slow", json={"name": "x"}, headers=headers))
+        repeats = []
+        for _ in range(3):  # at about 0.5, 1.0 and 1.5 s: the last two well past the lease
+            await asyncio.sleep(0.5)
+            repeats.append(await client.post("/v1/slow", json={"name": "x"}, headers=headers))
+        assert [r.status_code for r in repeats] == [409, 409, 409], [r.text for r in repeats]
+        for r in repeats:
+            assert r.json()["error"]["code"] == "kunci_idempotensi_sedang_diproses"
+            assert r.headers["Retry-After"] == "1"  # the remaining lease rounded up, at most the lease
+        assert len(heartbeats()) == 1
+        answer = await first
+        assert answer.status_code == 201 and "Idempotent-Replayed" not in answer.headers
+        assert heartbeats() == []
+        after = await client.post("/v1/slow", json={"name": "x"}, headers=headers)
+        assert after.status_code == 201 and after.headers["Idempotent-Replayed"] == "true"
+        assert after.json() == answer.json()
+        assert effects == ["start x", "x"]  # the handler ran once
+        assert await key_rows(runtime) == [("done", 201)]
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_after_the_lease(nats_server, database_url):
+    """A replica killed mid-request leaves its claim without a heartbeat: after the lease the
+    key is free again (a claim from before the heartbeat, without lease_until, by its age)."""
+    runtime, app, effects, _ = build(nats_server.url, database_url, idempotency_lease_s=0.6)
+    async with running_app(app) as client:
+        now = datetime.now(timezone.utc)
+        principal, path = "sub:198503122010012001", "/v1/slow"
+        async with runtime.session_factory() as s:
+            connection = await s.connection()
+            for key, lease_until, created_at in (("mati", now + timedelta(seconds=0.6), now),
+                                                 ("mati-lama", None, now - timedelta(seconds=1))):
+                await connection.execute(KEYS.insert().values(
+                    id=row_id(principal, "POST", path, key), idempotency_key=key, principal=principal,
+                    method="POST", path=path, fingerprint=None, state="processing", created_at=created_at,
+                    claim_token="dead-replica", lease_until=lease_until))
+            await s.commit()
+        headers = {**GURU, "Idempotency-Key": "mati"}
+        busy = await client.post(path, params={"seconds": 0}, json={"name": "x"}, headers=headers)
+        assert busy.status_code == 409 and busy.headers["Retry-After"] == "1"
+        await asyncio.sleep(0.7)
+        taken = await client.post(path, params={"seconds": 0}, json={"name": "x"}, headers=headers)
+        assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
+        old = await client.post(path, params={"seconds": 0}, json={"name": "y"}, headers={**GURU, "Idempotency-Key": "mati-lama"})
+        assert old.status_code == 201 and "Idempotent-Replayed" not in old.headers
+        assert effects == ["start x", "x", "start y", "y"]
+        assert sorted(await key_rows(runtime)) == [("done", 201), ("done", 201)]
+
+
+async def test_a_request_that_lost_its_claim_neither_renews_nor_frees_it(nats_server, database_url):
+    """Only the claim's holder (its claim token) renews, stores or releases it: a request whose
+    claim was taken over cannot extend, overwrite or delete the new holder's claim."""
+    runtime, app, effects, _ = build(nats_server.url, database_url, idempotency_lease_s=0.3)
+    store = runtime.idempotency
+    async with running_app(app):
+        rid = row_id("sub:a", "POST", "/v1/x", "k")
+        fields = dict(key="k", principal="sub:a", method="POST", path="/v1/x", fingerprint=None)
+        first = await store.claim(rid, token="first", **fields)
+        assert first is None and await store.renew(rid, "first")
+        assert (await store.claim(rid, token="second", **fields)).state == "processing"
+        await asyncio.sleep(0.4)  # the first holder stops renewing (it died, or it is stuck)
+        assert await store.claim(rid, token="second", **fields) is None
+        assert not await store.renew(rid, "first")
+        await store.release(rid, "first")
+        assert not await store.complete(rid, "first", "f", 201, [], b"mine")
+        assert await store.renew(rid, "second")
+        assert await key_rows(runtime) == [("processing", None)]
+        assert await store.complete(rid, "second", "f", 201, [], b"theirs")
+        assert await key_rows(runtime) == [("done", 201)]
+
+
+@pytest.mark.parametrize("how", ["success", "exception", "disconnect", "stored_fails"])
+async def test_the_heartbeat_stops_on_every_path(nats_server, tmp_path, how, monkeypatch):
+    runtime, app, effects, _ = build(nats_server.url, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}",
+                                     idempotency_lease_s=0.3)
+    async with running_app(app) as client:
+        headers = {**GURU, "Idempotency-Key": f"detak-{how}"}
+        params = {"seconds": 0.5, "fail": how == "exception"}
+        if how == "stored_fails":
+            async def broken(*_a, **_k):
+                raise ConnectionError("database went away")
+            monkeypatch.setattr(runtime.idempotency, "complete", broken)
+        request = asyncio.create_task(client.post("/v1/slow", params=params, json={"name": "x"}, headers=headers))
+        await asyncio.sleep(0.25)
+        assert len(heartbeats()) == 1
+        if how == "disconnect":  # the client goes away: the in-process app call is cancelled
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+        else:
+            r = await request
+            assert r.status_code == {"success": 201, "exception": 500, "stored_fails": 201}[how]
+        for _ in range(20):  # a cancelled request's release finishes in the background
+            if not heartbeats() and (how == "success" or not await key_rows(runtime)):
+                break
+            await asyncio.sleep(0.05)
+        assert heartbeats() == []
+        # Stored on success; released otherwise (long before the lease), so a retry runs at once.
+        assert await key_rows(runtime) == ([("done", 201)] if how == "success" else [])
+        monkeypatch.undo()
+        retry = await client.post("/v1/slow", params=params, json={"name": "x"}, headers=headers)
+        assert retry.status_code == (500 if how == "exception" else 201)
+        assert retry.headers.get("Idempotent-Replayed") == ("true" if how == "success" else None)

@@ -11,15 +11,24 @@ not) may repeat the request safely:
   true``; the handler does not run again;
 - the same key with another body: 422 ``kunci_idempotensi_dipakai_ulang``;
 - the same key while the first request still runs: 409 ``kunci_idempotensi_sedang_diproses``
-  with ``Retry-After``.
+  with ``Retry-After`` (the claim's remaining lease in seconds, rounded up, at most the lease).
 
 Only 2xx and 4xx answers are stored (not 408 or 429): a 5xx (a 503 while the database is
 away) releases the key so the client can retry with it. The claim is the first thing done: an
 ``INSERT ... ON CONFLICT DO NOTHING`` of the key row, committed before the handler runs, so two
 requests with the same key can never both run it. Keys are kept ``KINERJA_IDEMPOTENCY_RETENTION_H``
-hours (24 by default) and then purged; a claim whose request died without releasing it (the
-process was killed, the database went away) can be taken over after
-``KINERJA_IDEMPOTENCY_LEASE_S`` seconds.
+hours (24 by default) and then purged.
+
+The claim is a lease of ``KINERJA_IDEMPOTENCY_LEASE_S`` seconds (30 by default) in
+``lease_until``, renewed every third of the lease by a heartbeat task for as long as the handler
+runs, so a slow request that is alive keeps its key however long it takes. A claim whose request
+died without releasing it (the process was killed, the database went away) is no longer renewed
+and can be taken over once ``lease_until`` has passed. Each claim carries a random
+``claim_token``: only its holder renews, stores or releases it, so a request whose claim was
+taken over (it stalled for longer than the lease) cannot extend, overwrite or delete the new
+holder's claim. A claim without ``lease_until`` (written before the heartbeat existed) expires a
+lease after ``created_at``. Leases are compared with each replica's clock: keep the replicas'
+clocks within a small part of the lease of each other (NTP).
 
 Bodies up to ``BUFFER_LIMIT`` bytes with a Content-Length are read before the claim; larger or
 chunked bodies (evidence uploads) stream through to the handler and are hashed as they pass,
@@ -33,12 +42,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
@@ -46,6 +57,7 @@ from sqlmodel import Field, SQLModel
 from kinerja_shared.db import SessionFactory
 from kinerja_shared.logging import get_logger
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.tasks import stop_task
 
 log = get_logger(__name__)
 
@@ -76,9 +88,17 @@ class IdempotencyKey(SQLModel, table=True):
     response_body: bytes | None = None
     created_at: datetime = Field(index=True)
     completed_at: datetime | None = None
+    # The holder of a processing claim (random per request) and until when its claim holds;
+    # the heartbeat moves lease_until on while the request runs.
+    claim_token: str | None = Field(default=None, max_length=32)
+    lease_until: datetime | None = None
 
 
 KEYS = IdempotencyKey.__table__
+
+
+def row_id(principal: str, method: str, path: str, key: str) -> str:
+    return hashlib.sha256("\n".join((principal, method, path, key)).encode()).hexdigest()
 
 
 @dataclass
@@ -88,6 +108,7 @@ class Stored:
     status_code: int | None
     headers: list[list[str]]
     body: bytes
+    lease_until: datetime | None = None  # a processing claim's: when it may be taken over
 
 
 class IdempotencyStore:
@@ -105,9 +126,19 @@ class IdempotencyStore:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.idempotency_lease_s)
 
-    async def claim(self, row_id: str, *, key: str, principal: str, method: str, path: str,
+    def _lapsed(self, now: datetime):
+        """A processing claim nobody renews any more: its lease has passed (or, written before
+        lease_until existed, it is older than a lease)."""
+        return (KEYS.c.state == PROCESSING) & or_(
+            KEYS.c.lease_until < now,
+            and_(KEYS.c.lease_until.is_(None), KEYS.c.created_at < now - self.lease))
+
+    def _held_by(self, row_id: str, token: str):
+        return (KEYS.c.id == row_id) & (KEYS.c.state == PROCESSING) & (KEYS.c.claim_token == token)
+
+    async def claim(self, row_id: str, *, token: str, key: str, principal: str, method: str, path: str,
                     fingerprint: str | None) -> Stored | None:
-        """None when this request now owns the key; else what the key holds."""
+        """None when this request (``token``) now holds the key; else what the key holds."""
         for _ in range(3):
             now = datetime.now(timezone.utc)
             async with self.session_factory() as session:
@@ -115,48 +146,64 @@ class IdempotencyStore:
                 # Expired rows and abandoned claims do not block a new claim.
                 await connection.execute(delete(KEYS).where(
                     KEYS.c.id == row_id,
-                    ((KEYS.c.state == DONE) & (KEYS.c.created_at < now - self.retention))
-                    | ((KEYS.c.state == PROCESSING) & (KEYS.c.created_at < now - self.lease))))
+                    ((KEYS.c.state == DONE) & (KEYS.c.created_at < now - self.retention)) | self._lapsed(now)))
                 insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
                 statement = insert(KEYS).values(
                     id=row_id, idempotency_key=key, principal=principal, method=method, path=path[:1024],
                     fingerprint=fingerprint, state=PROCESSING, created_at=now,
+                    claim_token=token, lease_until=now + self.lease,
                 ).on_conflict_do_nothing(index_elements=["id"]).returning(KEYS.c.id)
                 claimed = (await connection.execute(statement)).first() is not None
                 row = None if claimed else (await connection.execute(select(
                     KEYS.c.state, KEYS.c.fingerprint, KEYS.c.status_code, KEYS.c.response_headers,
-                    KEYS.c.response_body).where(KEYS.c.id == row_id))).first()
+                    KEYS.c.response_body, KEYS.c.lease_until, KEYS.c.created_at).where(KEYS.c.id == row_id))).first()
                 await session.commit()
             if claimed:
                 return None
             if row is not None:
+                lease_until = row.lease_until or (row.created_at + self.lease if row.created_at else None)
                 return Stored(row.state, row.fingerprint, row.status_code,
-                              json.loads(row.response_headers or "[]"), row.response_body or b"")
+                              json.loads(row.response_headers or "[]"), row.response_body or b"",
+                              _aware(lease_until))
             # Released between our insert and our read: try to claim again.
         return Stored(PROCESSING, None, None, [], b"")
 
-    async def complete(self, row_id: str, fingerprint: str, status_code: int,
-                       headers: list[list[str]], body: bytes) -> None:
+    async def renew(self, row_id: str, token: str) -> bool:
+        """Move the claim's lease on by a lease from now; False when ``token`` no longer holds
+        the claim (it was taken over, or is already stored or released)."""
         async with self.session_factory() as session:
-            await session.exec(update(KEYS).where(KEYS.c.id == row_id).values(  # type: ignore[call-overload]
+            result = await session.exec(update(KEYS).where(self._held_by(row_id, token)).values(  # type: ignore[call-overload]
+                lease_until=datetime.now(timezone.utc) + self.lease))
+            await session.commit()
+            return bool(result.rowcount)
+
+    async def complete(self, row_id: str, token: str, fingerprint: str, status_code: int,
+                       headers: list[list[str]], body: bytes) -> bool:
+        """Store the answer; False (nothing stored) when ``token`` no longer holds the claim."""
+        async with self.session_factory() as session:
+            result = await session.exec(update(KEYS).where(self._held_by(row_id, token)).values(  # type: ignore[call-overload]
                 state=DONE, fingerprint=fingerprint, status_code=status_code,
                 response_headers=json.dumps(headers), response_body=body,
-                completed_at=datetime.now(timezone.utc)))
+                completed_at=datetime.now(timezone.utc), lease_until=None))
             await session.commit()
+            return bool(result.rowcount)
 
-    async def release(self, row_id: str) -> None:
+    async def release(self, row_id: str, token: str) -> None:
         """Best effort: when the database is away the lease frees the key later."""
         try:
             async with self.session_factory() as session:
-                await session.exec(delete(KEYS).where(KEYS.c.id == row_id, KEYS.c.state == PROCESSING))  # type: ignore[call-overload]
+                await session.exec(delete(KEYS).where(self._held_by(row_id, token)))  # type: ignore[call-overload]
                 await session.commit()
         except Exception as exc:
             log.debug("idempotency.release_failed", error=type(exc).__name__)
 
     async def purge(self) -> int:
-        cutoff = datetime.now(timezone.utc) - max(self.retention, self.lease)
+        now = datetime.now(timezone.utc)
+        cutoff = now - max(self.retention, self.lease)
         async with self.session_factory() as session:
-            result = await session.exec(delete(KEYS).where(KEYS.c.created_at < cutoff))  # type: ignore[call-overload]
+            # A claim still renewed is a request still running: never purged under it.
+            result = await session.exec(delete(KEYS).where(  # type: ignore[call-overload]
+                KEYS.c.created_at < cutoff, (KEYS.c.state == DONE) | self._lapsed(now)))
             await session.commit()
             return result.rowcount or 0
 
@@ -185,11 +232,26 @@ def _key_problem():
                   f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters.")
 
 
-def _in_flight():
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored moment is UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def _retry_after(lease_until: datetime | None, lease: timedelta) -> int:
+    """The claim's remaining lease in whole seconds, rounded up: at least 1, at most the lease
+    (the holder is alive and finishes sooner, or it died and the key is free by then)."""
+    longest = max(1, math.ceil(lease.total_seconds()))
+    if lease_until is None:
+        return 1
+    remaining = (lease_until - datetime.now(timezone.utc)).total_seconds()
+    return min(longest, max(1, math.ceil(remaining)))
+
+
+def _in_flight(retry_after_s: int):
     return _error(409, "kunci_idempotensi_sedang_diproses",
                   "Permintaan dengan Idempotency-Key ini masih diproses; coba lagi sebentar lagi.",
                   "A request with this Idempotency-Key is still being processed; retry shortly.",
-                  {"Retry-After": "1"})
+                  {"Retry-After": str(retry_after_s)})
 
 
 def _reused():
@@ -201,6 +263,50 @@ def _reused():
 def _storable(status: int) -> bool:
     # 408 and 429 say "try again": storing them would make the retry useless.
     return 200 <= status < 300 or (400 <= status < 500 and status not in (408, 429))
+
+
+# Releases still running after the request that started them was cancelled (kept referenced).
+_CLEANUPS: set[asyncio.Future] = set()
+
+
+class _Heartbeat:
+    """Renews a claim every third of the lease while its request runs, in a background task.
+
+    ``stop`` ends it: it sets an event the task waits on between renewals (a renewal under way
+    finishes, it is not cut off mid-statement), and cancels it only if it has not ended within
+    ``STOP_GRACE_S`` (a renewal stuck on a database that went away). Because the event is set
+    first and synchronously, the task ends at its next turn even if the one stopping it is
+    itself cancelled while it waits."""
+
+    STOP_GRACE_S = 2.0
+
+    def __init__(self, store: IdempotencyStore, row_id: str, token: str) -> None:
+        self.store, self.row_id, self.token = store, row_id, token
+        self.stopping = asyncio.Event()
+        self.task = asyncio.create_task(self._run(), name=f"idempotency-heartbeat-{row_id[:12]}")
+
+    async def _run(self) -> None:
+        interval = self.store.settings.idempotency_lease_s / 3
+        while True:
+            try:
+                await asyncio.wait_for(self.stopping.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+            if self.stopping.is_set():
+                return
+            try:
+                if not await self.store.renew(self.row_id, self.token):
+                    # Taken over after our lease lapsed (renewals failed or stalled for a lease).
+                    log.warning("idempotency.claim_lost", key_id=self.row_id[:12])
+                    return
+            except Exception as exc:  # the database is away: the next renewal may still make it
+                log.warning("idempotency.renew_failed", error=type(exc).__name__)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if not self.task.done():
+            await asyncio.wait({self.task}, timeout=self.STOP_GRACE_S)
+        await stop_task(self.task)
 
 
 class IdempotencyMiddleware:
@@ -225,7 +331,8 @@ class IdempotencyMiddleware:
 
         principal = _principal(scope, headers.get(b"authorization", b""))
         method, path = scope["method"], scope["path"]
-        row_id = hashlib.sha256("\n".join((principal, method, path, key)).encode()).hexdigest()
+        rid = row_id(principal, method, path, key)
+        token = secrets.token_hex(16)
         hasher = hashlib.sha256(b"?" + scope.get("query_string", b"") + b"\n")
         length = headers.get(b"content-length")
         buffered = length is not None and length.isdigit() and int(length) <= BUFFER_LIMIT
@@ -235,11 +342,11 @@ class IdempotencyMiddleware:
             hasher.update(body)
         fingerprint = hasher.hexdigest() if buffered else None
 
-        stored = await self.store.claim(row_id, key=key, principal=principal, method=method,
+        stored = await self.store.claim(rid, token=token, key=key, principal=principal, method=method,
                                         path=path, fingerprint=fingerprint)
         if stored is not None:
             if stored.state != DONE:
-                return await _send(send, *_in_flight())
+                return await _send(send, *_in_flight(_retry_after(stored.lease_until, self.store.lease)))
             if fingerprint is None:  # a large body: hash it as it arrives, keep none of it
                 while True:
                     message = await receive()
@@ -253,9 +360,15 @@ class IdempotencyMiddleware:
             replay += [(b"content-length", str(len(stored.body)).encode()), (REPLAYED_HEADER.lower().encode(), b"true")]
             return await _send(send, stored.status_code or 200, replay, stored.body)
 
-        await self._run_claimed(scope, receive, send, row_id, hasher, body if buffered else None)
+        heartbeat = _Heartbeat(self.store, rid, token)
+        try:
+            await self._run_claimed(scope, receive, send, rid, token, heartbeat, hasher,
+                                    body if buffered else None)
+        finally:  # every path: stored, released, raised, cancelled (the client went away)
+            await heartbeat.stop()
 
-    async def _run_claimed(self, scope, receive, send, row_id: str, hasher, body: bytes | None) -> None:
+    async def _run_claimed(self, scope, receive, send, row_id: str, token: str, heartbeat: _Heartbeat,
+                           hasher, body: bytes | None) -> None:
         read_all = body is not None
         pending_body = body
 
@@ -295,27 +408,43 @@ class IdempotencyMiddleware:
                 return
             assert start is not None
             status = start["status"]
+            # The handler is done with the key: no more renewals, then store or release it.
+            await heartbeat.stop()
             if not more and size <= STORE_LIMIT and read_all and _storable(status):
                 kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in start["headers"]
                         if k.lower() in STORED_HEADERS]
                 try:
-                    await self.store.complete(row_id, hasher.hexdigest(), status, kept, b"".join(chunks))
+                    stored = await self.store.complete(row_id, token, hasher.hexdigest(), status, kept,
+                                                       b"".join(chunks))
                     finished = True
+                    if not stored:  # taken over meanwhile: the new holder's answer is the one kept
+                        log.warning("idempotency.claim_lost", key_id=row_id[:12])
                 except Exception as exc:  # the answer still goes out; the key is freed below
                     log.warning("idempotency.store_failed", error=type(exc).__name__)
             if not finished:
-                await self.store.release(row_id)
+                await self.store.release(row_id, token)
                 finished = True
             # Too large to keep, or not kept: send what is held and pass the rest through.
             passing_through = True
             await send(start)
             await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": more})
 
+        async def release() -> None:
+            try:
+                await heartbeat.stop()
+            finally:
+                await self.store.release(row_id, token)
+
         try:
             await self.app(scope, receive_hashed, send_held)
         finally:
             if not finished:  # the handler raised or never answered: the key may be retried
-                await self.store.release(row_id)
+                # Shielded: when the client went away this task is cancelled, and the server
+                # may cancel every await of it again; the release still runs to its end.
+                cleanup = asyncio.ensure_future(release())
+                _CLEANUPS.add(cleanup)
+                cleanup.add_done_callback(_CLEANUPS.discard)
+                await asyncio.shield(cleanup)
 
 
 def _principal(scope, authorization: bytes) -> str:

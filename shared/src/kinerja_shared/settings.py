@@ -46,6 +46,7 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = 32
     # Idempotency-Key answers are kept this long (the IETF draft asks for at least 24 hours).
     idempotency_retention_h: float = 24.0
-    # A claim older than this whose request never finished (a crashed replica) may be taken over.
-    idempotency_lease_s: float = 300.0
+    # An Idempotency-Key claim's lease, renewed every third of it while the request runs: a slow
+    # live request keeps its key, a crashed one's (a killed replica) may be taken over after this.
+    idempotency_lease_s: float = 30.0
     idempotency_purge_interval_s: float = 3600.0
