@@ -13,8 +13,7 @@ One migrated database per test (SQLite, then PostgreSQL), emptied between runs.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -23,13 +22,14 @@ from hypothesis import strategies as st
 
 from kinerja_shared.events import (
     EvidenceUploaded, PeriodOpened, PeriodScheduleChanged, PeriodStage, PersonRef, PlanApproved, PlanItem,
-    RosterImported, SchoolRef, make_envelope,
+    RosterImported, SchoolRef,
 )
 from kinerja_shared.events.contracts import (
     DailyReportReviewed, DailyReportSubmitted, EvidenceDeleted, EvidenceRejected, EvidenceVerified,
 )
 from kinerja_shared.runtime import ServiceRuntime
-from kinerja_shared.testing.projections import Rig, assert_same_state, describe, property_settings
+from kinerja_shared.testing import projections
+from kinerja_shared.testing.projections import Rig, assert_same_state, property_settings, same_state_in_any_order
 
 from kinerja_assessment.adapters.tables import (
     TABLES, Assessment, DailyReportView, EvidenceView, PeriodView, RosterPerson,
@@ -67,22 +67,14 @@ async def rig(database_url):
 
 
 @dataclass
-class History:
-    """Events in publish order, each with the time it happened (also the envelope's)."""
+class History(projections.History):
+    """Events in publish order, with a clock the generators move forward."""
 
-    events: list = field(default_factory=list)
     now: datetime = T0
 
     def at(self, minutes: int) -> datetime:
         self.now += timedelta(minutes=minutes)
         return self.now
-
-    def __repr__(self) -> str:
-        return f"History(\n{describe(self.events)}\n)"
-
-    def add(self, contract, at: datetime) -> None:
-        envelope = make_envelope(contract, producer="test", region=REGION, correlation_id="prop", occurred_at=at)
-        self.events.append((envelope, contract))
 
 
 def _roster(assessors: dict[str, str], golongan: str) -> RosterImported:
@@ -224,32 +216,22 @@ def daily_report_history(draw) -> History:
 # --- the property -------------------------------------------------------------------------
 
 
-async def _same_state_in_any_order(rig: Rig, history: History, data) -> None:
-    events = history.events
-    natural = await rig.state_after(events)
-    order = data.draw(st.permutations(range(len(events))), label="order")
-    concurrency = data.draw(st.integers(2, 4), label="concurrency")
-    rng = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    permuted = await rig.state_after(events, order=order, concurrency=concurrency, duplicate_chance=0.25, rng=rng)
-    assert_same_state(natural, permuted, f"(order {order}, concurrency {concurrency})")
-
-
 @PROPERTY
 @given(history=planning_history(), data=st.data())
 async def test_people_periods_and_assessments_in_any_order(rig, history, data):
-    await _same_state_in_any_order(rig, history, data)
+    await same_state_in_any_order(rig, history.events, data)
 
 
 @PROPERTY
 @given(history=evidence_history(), data=st.data())
 async def test_evidence_views_and_counts_in_any_order(rig, history, data):
-    await _same_state_in_any_order(rig, history, data)
+    await same_state_in_any_order(rig, history.events, data)
 
 
 @PROPERTY
 @given(history=daily_report_history(), data=st.data())
 async def test_daily_reports_in_any_order(rig, history, data):
-    await _same_state_in_any_order(rig, history, data)
+    await same_state_in_any_order(rig, history.events, data)
 
 
 # --- the minimal failing examples the properties found, kept as plain regression tests ---------

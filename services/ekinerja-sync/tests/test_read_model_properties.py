@@ -15,7 +15,6 @@ that resolves it was applied by another transaction (neither saw the other, Post
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -23,9 +22,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from kinerja_shared.events import PeriodOpened, PersonRef, PlanApproved, PlanItem, RosterImported, SchoolRef, make_envelope
+from kinerja_shared.events import PeriodOpened, PersonRef, PlanApproved, PlanItem, RosterImported, SchoolRef
 from kinerja_shared.runtime import ServiceRuntime
-from kinerja_shared.testing.projections import Rig, assert_same_state, deliver, describe, reset, snapshot, property_settings
+from kinerja_shared.testing.projections import History, Rig, assert_same_state, deliver, property_settings, reset, snapshot
 
 from kinerja_ekinerja_sync.adapters.tables import TABLES, PeriodView, PersonView, SchoolView, SyncRecord
 from kinerja_ekinerja_sync.domain import model
@@ -52,16 +51,6 @@ async def rig(database_url):
     await rig.stop()
 
 
-@dataclass
-class History:
-    events: list = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        return f"History(\n{describe(self.events)}\n)"
-
-    def add(self, contract, at: datetime) -> None:
-        envelope = make_envelope(contract, producer="test", region=REGION, correlation_id="prop", occurred_at=at)
-        self.events.append((envelope, contract))
 
 
 def _roster(nips: list[str]) -> RosterImported:
