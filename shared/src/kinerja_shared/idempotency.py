@@ -11,7 +11,7 @@ not) may repeat the request safely:
   true``; the handler does not run again;
 - the same key with another body: 422 ``kunci_idempotensi_dipakai_ulang``;
 - the same key while the first request still runs: 409 ``kunci_idempotensi_sedang_diproses``
-  with ``Retry-After`` (the claim's remaining lease in seconds, rounded up, at most the lease).
+  with ``Retry-After`` (the claim's remaining lease in seconds, rounded up, at most 2).
 
 Only 2xx and 4xx answers are stored (not 408 or 429): a 5xx (a 503 while the database is
 away) releases the key so the client can retry with it. The claim is the first thing done: an
@@ -237,10 +237,16 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
+# A live holder renews its lease, so the remaining lease is nearly the whole lease while it
+# usually answers in well under a second: a client told to wait that long would wait for nothing.
+IN_FLIGHT_RETRY_MAX_S = 2
+
+
 def _retry_after(lease_until: datetime | None, lease: timedelta) -> int:
-    """The claim's remaining lease in whole seconds, rounded up: at least 1, at most the lease
-    (the holder is alive and finishes sooner, or it died and the key is free by then)."""
-    longest = max(1, math.ceil(lease.total_seconds()))
+    """The claim's remaining lease in whole seconds, rounded up: at least 1, at most
+    IN_FLIGHT_RETRY_MAX_S (the holder is alive and finishes soon, or it died and a retry after
+    the lease takes the key over)."""
+    longest = max(1, min(IN_FLIGHT_RETRY_MAX_S, math.ceil(lease.total_seconds())))
     if lease_until is None:
         return 1
     remaining = (lease_until - datetime.now(timezone.utc)).total_seconds()
