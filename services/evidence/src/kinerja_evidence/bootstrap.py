@@ -43,9 +43,11 @@ def build(settings: Settings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     # it (and makes it again if the store comes back empty).
     runtime.add_background(storage.keep_trying_to_ensure_bucket)
     runtime.add_readiness_check("object_storage", storage.check)
-    # Abandoned resumable uploads: S3 multipart aborted, staging objects and rows removed.
+    # Abandoned resumable uploads: S3 multipart aborted, staging objects and rows removed; and
+    # objects a killed process left without their evidence row (pending-object records).
     runtime.add_background(
-        lambda: run_sweeper(runtime.uow, storage, settings.upload_sweep_interval_s)
+        lambda: run_sweeper(runtime.uow, storage, settings.upload_sweep_interval_s,
+                            settings.pending_object_max_age_s)
     )
     app = runtime.http_app(
         title="Kinerja evidence", description=DESCRIPTION, routers=[http.router, activities_http.router]

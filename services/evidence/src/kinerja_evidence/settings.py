@@ -33,6 +33,10 @@ class Settings(ServiceSettings):
     upload_part_size_bytes: int = 8 * MiB
     upload_expiry_s: int = 24 * 3600
     upload_sweep_interval_s: float = 300.0
+    # An object written with no evidence row yet (a single-request upload on its way, or what a
+    # killed process left) is removed by that sweep once its pending record is this old: longer
+    # than the slowest legitimate single-request upload on a bad connection.
+    pending_object_max_age_s: float = 3600.0
     upload_parts_in_flight: int = 8
     # A presigned PUT URL for direct-to-storage uploads lives this long.
     upload_presign_put_ttl_s: int = 900

@@ -227,9 +227,27 @@ class CompetencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
 
+class PendingObject(SQLModel, table=True):
+    """An object key that may exist in storage without an evidence row owning it: committed
+    before the object is written (an upload) or in the transaction that deletes its row (a
+    withdrawal), deleted in the transaction that commits the row (an upload) or after the
+    object is removed. What a process killed in between leaves is removed by the sweep
+    (service_layer/pending.py); an object an evidence row owns never is."""
+
+    __tablename__ = "evidence_pending_objects"
+
+    object_key: str = Field(primary_key=True, max_length=255)
+    # single | parts (an S3 multipart upload before its session row) | delete
+    reason: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=_now, index=True)
+    # Set by the sweep before it removes the object: from then on no row may be committed
+    # for the key (the upload's commit deletes only an unclaimed record, else it fails).
+    claimed_at: datetime | None = None
+
+
 TABLES = [
     PlanView.__table__, PlanItemView.__table__, MonthlyTargetView.__table__,
     PeriodView.__table__, FinalizedAssessment.__table__, Evidence.__table__,
     UploadSession.__table__, UploadPart.__table__, DailyReport.__table__,
-    CompetencyRecord.__table__,
+    CompetencyRecord.__table__, PendingObject.__table__,
 ]

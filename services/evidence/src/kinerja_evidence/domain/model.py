@@ -294,6 +294,19 @@ class ReasonRequired(AppError):
         )
 
 
+class UploadTooSlow(AppError):
+    """The upload's object was written longer ago than the pending-object age and the sweep
+    has taken it back: nothing is recorded; the client sends the file again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unggahan_terlalu_lama",
+            "Unggahan memakan waktu terlalu lama dan berkasnya sudah dibersihkan; kirim ulang berkas.",
+            "The upload took too long and its stored file was cleaned up; send the file again.",
+            status_code=408,
+        )
+
+
 # ---------------------------------------------------------------- resumable uploads
 
 

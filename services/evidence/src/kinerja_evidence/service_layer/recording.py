@@ -16,7 +16,6 @@ from kinerja_shared.events.contracts import EvidenceUploaded
 from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
-from kinerja_evidence.adapters.storage import ObjectStorage
 from kinerja_evidence.adapters.tables import Evidence, PeriodView, PlanItemView, PlanView
 from kinerja_evidence.domain.content import ContentPolicy, Inspection, clean_file_name, policy_named
 from kinerja_evidence.domain.model import (
@@ -32,6 +31,7 @@ from kinerja_evidence.domain.model import (
     check_may_upload,
     today_in_jakarta,
 )
+from kinerja_evidence.service_layer import pending
 from kinerja_evidence.service_layer.periods import get_period, is_finalized
 from kinerja_evidence.service_layer.plans import get_item, get_plan
 
@@ -118,9 +118,12 @@ async def record_evidence(
     *,
     also=None,
     today: date | None = None,
+    settle_pending: bool = False,
 ) -> Evidence:
     """Write the row and EvidenceUploaded in one transaction. ``also(uow)`` runs inside the
-    same transaction (a resumable upload marks its session completed there).
+    same transaction (a resumable upload marks its session completed there);
+    ``settle_pending``: the object's pending record is deleted there too (and the commit
+    fails with UploadTooSlow if the sweep has already claimed it).
 
     Identical uploads racing each other all pass the read in :func:`_earlier_uses`; the
     unique indexes on (plan, item, SHA-256) let exactly one commit. The others answer as a
@@ -128,7 +131,7 @@ async def record_evidence(
     are under keys of their own (one per evidence id), so the caller's usual clean-up after a
     failed write removes them without touching the winner's."""
     try:
-        return await _record(uow_factory, caller, facts, also=also, today=today)
+        return await _record(uow_factory, caller, facts, also=also, today=today, settle_pending=settle_pending)
     except IntegrityError:
         existing = await _same_bytes_for_item(uow_factory, facts)
         if existing is None:  # some other constraint: a real fault
@@ -151,6 +154,7 @@ def _same_item(facts: EvidenceFacts) -> tuple:
 
 async def _record(
     uow_factory: UnitOfWorkFactory, caller: Caller, facts: EvidenceFacts, *, also, today: date | None,
+    settle_pending: bool = False,
 ) -> Evidence:
     async with uow_factory() as uow:
         # The plan may have been returned, or the window closed, while the file travelled:
@@ -197,6 +201,8 @@ async def _record(
         )
         if also is not None:
             await also(uow)
+        if settle_pending:
+            await pending.settle(uow, facts.object_key)
         await uow.commit()
         uow.session.expunge(row)
     row.uploaded_at = as_utc(row.uploaded_at)
@@ -225,11 +231,3 @@ async def _earlier_uses(uow: UnitOfWork, facts: EvidenceFacts, plan: PlanView) -
             "plan_id": other.plan_id, "period_id": other.period_id, "item_id": other.item_id,
         })
     return earlier
-
-
-async def remove_quietly(storage: ObjectStorage, key: str) -> None:
-    try:
-        await storage.remove(key)
-        log.warning("evidence.object_removed_after_failed_write", object_key=key)
-    except Exception as exc:  # left for an operator's sweep; say so loudly
-        log.error("evidence.orphan_object", object_key=key, error=str(exc))

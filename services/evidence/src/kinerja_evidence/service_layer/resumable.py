@@ -59,6 +59,7 @@ from kinerja_evidence.domain.model import (
     parts_for,
     today_in_jakarta,
 )
+from kinerja_evidence.service_layer import pending
 from kinerja_evidence.service_layer.recording import (
     EvidenceFacts,
     check_target,
@@ -188,18 +189,30 @@ async def start_upload(
         started_on=config.today or today_in_jakarta(),
     )
     url = None
+    started = False  # the S3 multipart upload is known to exist (or a start attempt failed)
     if request.mode == PARTS:
-        session.s3_upload_id = await storage.start_multipart(final_key, declared)
-    else:
-        url = await storage.presigned_put(staging_key(upload_id), ttl_s=config.presign_put_ttl_s)
+        # Durable before the multipart upload exists: a process killed before the session row
+        # commits leaves this record, and the sweep aborts the upload (service_layer/pending.py).
+        await pending.note(uow_factory, final_key, pending.PARTS)
     try:
+        if request.mode == PARTS:
+            started = True
+            session.s3_upload_id = await storage.start_multipart(final_key, declared)
+        else:
+            url = await storage.presigned_put(staging_key(upload_id), ttl_s=config.presign_put_ttl_s)
         async with uow_factory() as uow:
             uow.session.add(session)
+            if request.mode == PARTS:  # from now on the session row is the record
+                await pending.settle(uow, final_key)
             await uow.commit()
             uow.session.expunge(session)
     except BaseException:
-        if session.s3_upload_id:
-            await asyncio.shield(storage.abort_multipart(final_key, session.s3_upload_id))
+        if request.mode == PARTS:
+            if session.s3_upload_id:
+                await asyncio.shield(storage.abort_multipart(final_key, session.s3_upload_id))
+            if session.s3_upload_id or not started:
+                await asyncio.shield(pending.forget(uow_factory, final_key))
+            # A start that failed may still have made an upload at the store: left to the sweep.
         raise
     log.info("upload.started", upload_id=upload_id, mode=request.mode, size_bytes=request.size_bytes)
     return session, url
@@ -568,11 +581,21 @@ async def sweep_expired(uow_factory, storage: ObjectStorage, *, now: datetime | 
     return cleaned
 
 
-async def run_sweeper(uow_factory, storage: ObjectStorage, interval_s: float) -> None:
+async def sweep(uow_factory, storage: ObjectStorage, *, pending_max_age_s: float, now: datetime | None = None) -> None:
+    """One round of the background sweep: abandoned upload sessions, then objects a killed
+    process left without their evidence row (pending-object records older than
+    ``pending_max_age_s``; see :mod:`pending`)."""
+    try:
+        await sweep_expired(uow_factory, storage, now=now)
+    finally:
+        await pending.sweep_pending_objects(uow_factory, storage, max_age_s=pending_max_age_s, now=now)
+
+
+async def run_sweeper(uow_factory, storage: ObjectStorage, interval_s: float, pending_max_age_s: float) -> None:
     """Background task: sweep every ``interval_s`` seconds for as long as the service runs."""
     while True:
         try:
-            await sweep_expired(uow_factory, storage)
+            await sweep(uow_factory, storage, pending_max_age_s=pending_max_age_s)
         except Exception as exc:
             log.warning("upload.sweep_error", error=str(exc))
         await asyncio.sleep(interval_s)

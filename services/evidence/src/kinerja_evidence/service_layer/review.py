@@ -4,6 +4,7 @@ is an event; nothing changes once the teacher's assessment for the period is fin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
@@ -26,6 +27,7 @@ from kinerja_evidence.domain.model import (
     check_may_review,
     invalid_input,
 )
+from kinerja_evidence.service_layer import pending
 from kinerja_evidence.service_layer.periods import is_finalized
 
 log = get_logger(__name__)
@@ -80,11 +82,13 @@ async def review_evidence(
 
 
 async def delete_evidence(
-    uow_factory: UnitOfWorkFactory, storage: ObjectStorage, caller: Caller, evidence_id: str
+    uow_factory: UnitOfWorkFactory, storage: ObjectStorage, caller: Caller, evidence_id: str,
+    *, after_commit: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
     """The owner withdraws a file before the assessment is final: the row and the event in one
-    transaction, then the object (a failed removal is logged for the operator; the row is
-    already gone, so nobody is shown a file that should not exist)."""
+    transaction with a pending-object record, then the object, then the record (a failed
+    removal leaves the record for the sweep; the row is already gone, so nobody is shown a
+    file that should not exist)."""
     async with uow_factory() as uow:
         row = await uow.session.get(Evidence, evidence_id, with_for_update=True)
         if row is None:
@@ -111,9 +115,11 @@ async def delete_evidence(
             region=plan.region if plan else "",
         )
         await uow.session.delete(row)
+        # Durable with the delete: a process killed before the object is removed leaves this
+        # record, and the sweep removes the object (service_layer/pending.py).
+        pending.note_removal(uow, key)
         await uow.commit()
-    try:
-        await asyncio.shield(storage.remove(key))
-    except Exception as exc:
-        log.error("evidence.orphan_object", object_key=key, error=str(exc))
+    if after_commit is not None:  # tests only: the window between the row's commit and the removal
+        await after_commit(key)
+    await asyncio.shield(pending.discard(uow_factory, storage, key))
     log.info("evidence.deleted", evidence_id=evidence_id)
