@@ -31,6 +31,12 @@ def unsent_outbox(databases: dict[str, str]) -> dict[str, int]:
             for name, url in databases.items()}
 
 
+def pending_objects(evidence_db: str) -> int:
+    """Objects evidence may have written without their row yet (a request killed in between):
+    its sweep removes them once their record is KINERJA_PENDING_OBJECT_MAX_AGE_S old."""
+    return rows(evidence_db, "SELECT count(*) FROM evidence_pending_objects")[0][0]
+
+
 def unsettled_sync(sync_db: str) -> dict[str, int]:
     return dict(rows(sync_db, "SELECT status, count(*) FROM sync_records WHERE status <> ALL(%s) GROUP BY status",
                      list(SETTLED_SYNC)))
@@ -56,8 +62,9 @@ async def jetstream_state(urls: list[str]) -> dict:
 
 def wait_for_quiescence(databases: dict[str, str], nats_urls: list[str], timeout_s: float = 900,
                         stable_polls: int = 3, out=print) -> dict:
-    """Until the outboxes are empty, every consumer's pending is 0 and the sync log holds no
-    record still on its way, seen that way ``stable_polls`` times in a row."""
+    """Until the outboxes are empty, every consumer's pending is 0, the sync log holds no
+    record still on its way and evidence no pending-object record (its sweep has removed what
+    a killed upload left), seen that way ``stable_polls`` times in a row."""
     started = time.monotonic()
     calm = 0
     last: dict = {}
@@ -65,12 +72,14 @@ def wait_for_quiescence(databases: dict[str, str], nats_urls: list[str], timeout
         try:
             js = asyncio.run(jetstream_state(nats_urls))
             last = {"outbox_unsent": unsent_outbox(databases), "sync_unsettled": unsettled_sync(databases["ekinerja-sync"]),
-                    "consumer_pending": {k: v for k, v in js["pending"].items() if v}}
+                    "consumer_pending": {k: v for k, v in js["pending"].items() if v},
+                    "pending_objects": pending_objects(databases["evidence"])}
         except Exception as exc:  # a NATS node may still be electing: try again
             last = {"error": f"{type(exc).__name__}: {exc}"}
             calm = 0
         else:
-            quiet = not any(last["outbox_unsent"].values()) and not last["sync_unsettled"] and not last["consumer_pending"]
+            quiet = not any(last["outbox_unsent"].values()) and not last["sync_unsettled"] and not last["consumer_pending"] \
+                and not last["pending_objects"]
             calm = calm + 1 if quiet else 0
             if calm >= stable_polls:
                 return {"quiescent": True, "quiescence_s": round(time.monotonic() - started, 1)}

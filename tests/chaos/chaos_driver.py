@@ -352,7 +352,11 @@ def run(teachers: int, cluster: bool = True, concurrency: int = 32, out=print, q
     logs.mkdir(parents=True, exist_ok=True)
     roster = make_roster(workdir / "roster.csv", teachers)
     broker = NatsCluster(workdir, logs) if cluster else None
-    env = {**SYNC_SETTINGS, "KINERJA_STREAM_REPLICAS": "3" if cluster else "1"}
+    env = {**SYNC_SETTINGS, "KINERJA_STREAM_REPLICAS": "3" if cluster else "1",
+           # Evidence sweeps what a kill -9 left between an object's write and its row's commit
+           # once the pending record is this old (default 3600 s): short here, still above any
+           # one upload request of the run; quiescence waits for no pending record.
+           "KINERJA_PENDING_OBJECT_MAX_AGE_S": "15", "KINERJA_UPLOAD_SWEEP_INTERVAL_S": "2"}
     stack = Stack(workdir, Ports.free(), database="postgres", broker=broker, service_env=env)
     report: dict = {"teachers": len(roster), "schools": len({t.npsn for t in roster}),
                     "nats": "3-node JetStream cluster, replicas 3" if cluster else "one NATS node",
