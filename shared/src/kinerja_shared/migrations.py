@@ -41,6 +41,44 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 LOCK_KEY = 0x4B494E4A  # "KINJ"
 
 
+def create_idempotency_keys() -> None:
+    """The shared ``idempotency_keys`` table, for a service's migration to call: the table is the
+    same in every service, so its steps are written once here. A step is frozen once released;
+    a later change of the table is a new function, called by a new migration in each service."""
+    import sqlalchemy as sa
+    import sqlmodel
+    from alembic import op
+
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("principal", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("path", sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=False),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("response_headers", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("completed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("claim_token", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False)
+
+
+def drop_idempotency_keys() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
+    op.drop_table("idempotency_keys")
+
+
 def service_metadata(tables: Sequence[Table]) -> MetaData:
     """A MetaData holding copies of the service's tables and the shared outbox, inbox and
     idempotency keys."""
