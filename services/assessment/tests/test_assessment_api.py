@@ -134,6 +134,9 @@ async def test_the_service_starts_from_environment_variables_only(launcher, nats
             assert r.json()["checks"] == {"database": "ok"} and r.json()["details"] == {"nats": "terhubung"}
             r = await client.get("/v1/assessments", headers=bearer("dinas"))
             assert r.status_code == 200 and isinstance(r.json()["assessments"], list)
+            # uvicorn's own headers: a date, no Server naming it (or its version); ours on top.
+            assert "server" not in r.headers and "date" in r.headers
+            assert r.headers["x-content-type-options"] == "nosniff"
             r = await client.get("/v1/assessments")
             assert (r.status_code, r.json()["error"]["code"]) == (401, "token_tidak_ada")
     finally:

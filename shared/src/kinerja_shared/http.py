@@ -30,8 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinerja_shared.correlation import HTTP_HEADER, new_id, set_correlation_id
 from kinerja_shared.errors import AppError, DependencyUnavailable
+from kinerja_shared.hardening import SecurityHeaders, docs_enabled, install_docs, require_metrics_access
 from kinerja_shared.idempotency import IdempotencyMiddleware, IdempotencyStore
 from kinerja_shared.logging import get_logger
+from kinerja_shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
@@ -122,10 +124,15 @@ def install_conventions(
     details: dict[str, DetailCheck] | None = None,
     idempotency: IdempotencyStore | None = None,
     outage: DatabaseOutage | None = None,
+    settings: ServiceSettings | None = None,
 ) -> None:
     """``readiness``: checks that fail /health/ready; ``details``: shown there, never failing;
-    ``idempotency``: the store of Idempotency-Key answers (no store, no Idempotency-Key)."""
+    ``idempotency``: the store of Idempotency-Key answers (no store, no Idempotency-Key);
+    ``settings``: the docs switch and the metrics token (kinerja_shared.hardening). The app is
+    built with ``docs_url=None, redoc_url=None`` (FastAPI's pages load from a CDN) and
+    ``openapi_url`` per :func:`kinerja_shared.hardening.docs_enabled`."""
     details = details if details is not None else {}
+    settings = settings or ServiceSettings()
     outage = outage or DatabaseOutage()
     app.state.database_outage = outage
     if idempotency is not None:
@@ -175,6 +182,20 @@ def install_conventions(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error_handler(_request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400:
+            # Only the framework raises these (ours are AppError): a body it could not parse
+            # (not UTF-8, a broken multipart form). docs/api.md promises 422 for that.
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "input_tidak_valid",
+                        "message": "Data yang dikirim tidak dapat dibaca.",
+                        "message_en": "The request body could not be parsed.",
+                        "details": [{"field": "body", "problem": str(exc.detail)}],
+                    }
+                },
+                status_code=422,
+            )
         codes = {404: ("tidak_ditemukan", "Alamat tidak ditemukan."), 405: ("metode_tidak_diizinkan", "Metode tidak diizinkan.")}
         code, message = codes.get(exc.status_code, ("permintaan_tidak_valid", "Permintaan tidak valid."))
         return JSONResponse(
@@ -209,9 +230,15 @@ def install_conventions(
         )
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics (kinerja_nats_connected among them)")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        require_metrics_access(request, settings)
         await _details(details)  # the detail checks refresh their gauges
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if docs_enabled(settings):
+        install_docs(app, app.title)
+    # Added last, so outermost: every answer carries the headers, other middleware's own too.
+    app.add_middleware(SecurityHeaders)
 
 
 async def _details(details: dict[str, DetailCheck]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from sqlalchemy.schema import Table
 from kinerja_shared.clock import clock_from_settings
 from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
 from kinerja_shared.events.envelope import EventContract
+from kinerja_shared.hardening import OPENAPI_PATH, docs_enabled
 from kinerja_shared.http import DatabaseOutage, DetailCheck, ReadinessCheck, install_conventions
 from kinerja_shared.idempotency import IdempotencyKey, IdempotencyStore
 from kinerja_shared.logging import configure_logging, get_logger
@@ -201,11 +202,15 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        # FastAPI's own /docs and /redoc load from a CDN: ours are local (kinerja_shared.hardening).
+        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                      docs_url=None, redoc_url=None,
+                      openapi_url=OPENAPI_PATH if docs_enabled(self.settings) else None)
         app.state.settings = self.settings
         app.state.runtime = self
         install_conventions(app, readiness=self.readiness, details=self.readiness_details,
-                            idempotency=self.idempotency, outage=self.database_outage)
+                            idempotency=self.idempotency, outage=self.database_outage,
+                            settings=self.settings)
         for router in routers:
             app.include_router(router)
         return app
@@ -219,5 +224,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        server_header=False,  # no "uvicorn" (nor a version) for a scanner to match
         timeout_graceful_shutdown=5,
     )

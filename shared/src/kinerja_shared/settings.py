@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
     # HS256 secret for bearer tokens. The development default is refused in production mode.
     jwt_secret: str = "kinerja-dev-secret-change-me-please-0123456789"
     environment: str = "development"
+    # /docs (Swagger UI) and /openapi.json; unset: on, except when environment is "production".
+    docs_enabled: bool | None = None
+    # Bearer token Prometheus sends for /metrics. Unset: /metrics is open in development and
+    # refused (403) in production.
+    metrics_token: str | None = None
     # Development and tests only: a file holding the current time (kinerja_shared.clock.FileClock).
     clock_file: str | None = None
     log_json: bool = False

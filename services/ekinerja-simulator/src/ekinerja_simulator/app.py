@@ -675,7 +675,8 @@ def main() -> None:
         "this is the e-Kinerja SIMULATOR, not BKN: records are kept in memory only (http://%s:%s)",
         settings.http_host, settings.http_port,
     )
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, access_log=False)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, access_log=False,
+                server_header=False)
 
 
 if __name__ == "__main__":
