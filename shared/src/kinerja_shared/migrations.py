@@ -79,6 +79,26 @@ def drop_idempotency_keys() -> None:
     op.drop_table("idempotency_keys")
 
 
+def add_outbox_parking() -> None:
+    """``outbox_messages.parked_at`` and ``parked_reason``: the relay sets aside a row NATS
+    cannot take (kinerja_shared.messaging.outbox). Shared like :func:`create_idempotency_keys`."""
+    import sqlalchemy as sa
+    import sqlmodel
+    from alembic import op
+
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("parked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("parked_reason", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True))
+
+
+def drop_outbox_parking() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_column("parked_reason")
+        batch_op.drop_column("parked_at")
+
+
 def service_metadata(tables: Sequence[Table]) -> MetaData:
     """A MetaData holding copies of the service's tables and the shared outbox, inbox and
     idempotency keys."""

@@ -81,8 +81,10 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_days=settings.outbox_retention_days,
+            max_attempts=settings.outbox_max_attempts,
         )
-        self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify)
+        self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify,
+                                     event_max_bytes=settings.event_max_bytes)
         self.tables = [OutboxMessage.__table__, InboxMessage.__table__, IdempotencyKey.__table__, *tables]
         self.consumers: list[EventConsumer] = []
         self.idempotency = IdempotencyStore(self.session_factory, settings)
@@ -94,7 +96,9 @@ class ServiceRuntime:
         self.readiness: dict[str, ReadinessCheck] = {"database": self.check_database}
         # Shown by /health/ready, never failing it: the outbox holds events while NATS is away,
         # and a broker blip must not take every replica out of the load balancer.
-        self.readiness_details: dict[str, DetailCheck] = {"nats": self.nats_state}
+        # The outbox detail (pending and parked rows) also refreshes kinerja_outbox_pending and
+        # kinerja_outbox_parked on every /metrics scrape.
+        self.readiness_details: dict[str, DetailCheck] = {"nats": self.nats_state, "outbox": self.relay.state}
         self._tasks: list[asyncio.Task] = []
 
     def add_consumer(

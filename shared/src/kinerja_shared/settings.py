@@ -43,6 +43,14 @@ class ServiceSettings(BaseSettings):
     # the window `kinerja-outbox replay` can republish after a NATS host loses its store.
     # 0 keeps them forever.
     outbox_retention_days: float = 7.0
+    # An event whose serialized envelope is larger is refused when the command is made (422
+    # data_terlalu_besar), never written to the outbox: NATS refuses messages over its
+    # max_payload (1 MiB by default), headers included, so this keeps headroom below it.
+    event_max_bytes: int = 900_000
+    # A row that fails to publish this many times while NATS is connected is parked (set aside
+    # with its reason; `kinerja-outbox parked` / `unpark`) so the rows after it go out. A row
+    # NATS can never take (over its max_payload, refused as a bad request) is parked at once.
+    outbox_max_attempts: int = 30
     # After this many deliveries a failing message goes to the dead-letter subject.
     consumer_max_deliveries: int = 8
     consumer_backoff_base_s: float = 0.5

@@ -7,7 +7,9 @@
         await uow.commit()
 
 Events are written to the outbox in the same transaction; nothing is published unless the
-commit succeeds (no dual writes).
+commit succeeds (no dual writes). An event larger than KINERJA_EVENT_MAX_BYTES is refused by
+``publish`` itself (422 ``data_terlalu_besar``): the broker could never take it, so it must
+not reach the outbox, and the exception rolls the whole command back.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy import insert
 from kinerja_shared.correlation import current_correlation_id
 from kinerja_shared.db import SessionFactory
 from kinerja_shared.events.envelope import Envelope, EventContract, make_envelope
-from kinerja_shared.messaging.outbox import OutboxMessage
+from kinerja_shared.messaging.outbox import OutboxMessage, check_event_size
+from kinerja_shared.settings import ServiceSettings
 
 
 class UnitOfWork:
@@ -29,11 +32,13 @@ class UnitOfWork:
         producer: str,
         on_commit: Callable[[], None] | None = None,
         causation_id: str | None = None,
+        event_max_bytes: int | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._producer = producer
         self._on_commit = on_commit
         self.causation_id = causation_id
+        self._event_max_bytes = event_max_bytes if event_max_bytes is not None else ServiceSettings().event_max_bytes
         self.published: list[Envelope] = []
 
     async def __aenter__(self) -> UnitOfWork:
@@ -53,7 +58,9 @@ class UnitOfWork:
             correlation_id=current_correlation_id(),
             causation_id=self.causation_id,
         )
-        self.session.add(OutboxMessage.from_envelope(envelope))
+        row = OutboxMessage.from_envelope(envelope)
+        check_event_size(envelope.type, row.data, self._event_max_bytes)
+        self.session.add(row)
         self.published.append(envelope)
         return envelope
 
@@ -69,8 +76,11 @@ class UnitOfWork:
             for payload, region, causation_id in items
         ]
         if envelopes:
+            rows = [OutboxMessage.row_for(e) for e in envelopes]
+            for envelope, row in zip(envelopes, rows):
+                check_event_size(envelope.type, row["data"], self._event_max_bytes)
             connection = await self.session.connection()
-            await connection.execute(insert(OutboxMessage.__table__), [OutboxMessage.row_for(e) for e in envelopes])
+            await connection.execute(insert(OutboxMessage.__table__), rows)
             self.published.extend(envelopes)
         return envelopes
 
@@ -91,10 +101,13 @@ class UnitOfWorkFactory:
         session_factory: SessionFactory,
         producer: str,
         on_commit: Callable[[], None] | None = None,
+        event_max_bytes: int | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.producer = producer
         self.on_commit = on_commit
+        self.event_max_bytes = event_max_bytes if event_max_bytes is not None else ServiceSettings().event_max_bytes
 
     def __call__(self, causation_id: str | None = None) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, self.producer, self.on_commit, causation_id)
+        return UnitOfWork(self.session_factory, self.producer, self.on_commit, causation_id,
+                          event_max_bytes=self.event_max_bytes)

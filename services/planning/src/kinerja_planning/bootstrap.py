@@ -68,7 +68,8 @@ async def import_roster_file(
     engine = make_engine(settings.database_url)
     try:
         await upgrade_database(engine, MIGRATIONS)
-        uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
+        uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name,
+                                event_max_bytes=settings.event_max_bytes)
         principal = Principal(sub=imported_by, role="operator_dinas")
         # Streamed in batches: a province file is never held whole (service_layer/roster_stream).
         return await roster_stream.import_roster_path(uow, principal, path, progress=progress, complete=complete)

@@ -14,6 +14,12 @@ tool publishes every one sent at or after ``--since`` once more, in the order th
 
 So running it twice, or with ``--since`` earlier than needed, is safe. It reads the database
 and never writes to it (the rows keep their first stream sequence).
+
+``kinerja-outbox parked`` lists the rows the relay parked (NATS could not take them: see
+:mod:`kinerja_shared.messaging.outbox`), with their reason; ``kinerja-outbox unpark`` puts them
+back in line (``--event-id`` one or more, or ``--all``) once the cause is fixed, e.g. NATS's
+``max_payload`` raised. The running relay publishes them at its next poll; a row that still
+cannot go out is parked again.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import nats
 import typer
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from kinerja_shared.db import SessionFactory, make_engine, make_session_factory
 from kinerja_shared.messaging.outbox import OutboxMessage, headers_for
@@ -139,7 +145,58 @@ async def replay_outbox(
         last_id = rows[-1].id
 
 
-cli = typer.Typer(help="The transactional outbox: republish published events after a NATS host lost them.")
+@dataclass
+class ParkedRow:
+    id: int
+    event_id: str
+    event_type: str
+    subject: str
+    size: int
+    created_at: datetime
+    parked_at: datetime
+    reason: str
+
+
+def _parked_filter():
+    table = OutboxMessage.__table__
+    return table.c.sent_at.is_(None), table.c.parked_at.is_not(None)
+
+
+async def list_parked(session_factory: SessionFactory, limit: int = 1000) -> list[ParkedRow]:
+    """Parked rows, oldest first (at most ``limit``)."""
+    table = OutboxMessage.__table__
+    async with session_factory() as session:
+        connection = await session.connection()
+        rows = (
+            await connection.execute(
+                select(table.c.id, table.c.event_id, table.c.event_type, table.c.subject,
+                       func.length(table.c.data).label("size"), table.c.created_at, table.c.parked_at,
+                       table.c.parked_reason)
+                .where(*_parked_filter()).order_by(table.c.id).limit(limit)
+            )
+        ).all()
+    return [ParkedRow(r.id, r.event_id, r.event_type, r.subject, r.size, r.created_at, r.parked_at,
+                      r.parked_reason or "") for r in rows]
+
+
+async def unpark(session_factory: SessionFactory, event_ids: list[str] | None) -> int:
+    """Put parked rows back in line (``event_ids``, or every parked row for None), their
+    attempts counted from 0 again; return how many."""
+    table = OutboxMessage.__table__
+    where = list(_parked_filter())
+    if event_ids is not None:
+        where.append(table.c.event_id.in_(event_ids))
+    async with session_factory() as session:
+        connection = await session.connection()
+        result = await connection.execute(
+            update(table).where(*where).values(parked_at=None, parked_reason=None, publish_attempts=0)
+        )
+        await session.commit()
+    return result.rowcount or 0
+
+
+cli = typer.Typer(help="The transactional outbox: republish published events after a NATS host lost them; "
+                       "list and unpark rows the relay parked.")
 
 
 @cli.callback()
@@ -196,3 +253,48 @@ def replay_command(
         f"{window}: republished {outcome.republished}: {outcome.stored} stored again, "
         f"{outcome.duplicates} duplicate(s) the server already had"
     )
+
+
+_SERVICE_OPTION = typer.Option(..., help="planning, evidence, assessment or ekinerja-sync: without a database "
+                                         "URL, data/db/<service>.db is used")
+_DATABASE_OPTION = typer.Option(None, envvar="KINERJA_DATABASE_URL", help="the service's database")
+
+
+def _with_database(service: str, database_url: str | None, work):
+    try:
+        url = resolve_database_url(service, database_url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    async def run():
+        engine = make_engine(url)
+        try:
+            return await work(make_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command("parked")
+def parked_command(service: str = _SERVICE_OPTION, database_url: str | None = _DATABASE_OPTION) -> None:
+    """List the rows the relay parked (NATS could not take them), oldest first, with the reason."""
+    rows = _with_database(service, database_url, list_parked)
+    for row in rows:
+        typer.echo(f"{row.event_id}  {row.event_type}  {row.subject}  {row.size} chars  "
+                   f"parked {row.parked_at.isoformat(timespec='seconds')}  {row.reason}")
+    typer.echo(f"{service}: {len(rows)} parked event(s)")
+
+
+@cli.command("unpark")
+def unpark_command(
+    service: str = _SERVICE_OPTION,
+    event_id: list[str] = typer.Option(None, "--event-id", help="a parked event's id (repeat for more)"),
+    all_rows: bool = typer.Option(False, "--all", help="every parked event"),
+    database_url: str | None = _DATABASE_OPTION,
+) -> None:
+    """Put parked rows back in line: the running relay publishes them at its next poll."""
+    if bool(event_id) == all_rows:
+        raise typer.BadParameter("give --event-id (one or more) or --all")
+    count = _with_database(service, database_url, lambda sf: unpark(sf, None if all_rows else list(event_id)))
+    typer.echo(f"{service}: {count} event(s) unparked")

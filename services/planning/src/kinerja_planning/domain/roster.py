@@ -21,6 +21,15 @@ from dataclasses import dataclass, field
 from kinerja_shared.identifiers import (
     nik_problem, nip_problem, npsn_problem, nuptk_problem, province_of, region_problem,
 )
+from kinerja_shared.limits import ROSTER_FIELD_MAX
+
+# How much of a caller's value a problem quotes back: a bad line's report never echoes a
+# megabyte.
+_SHOWN = 64
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
 
 COLUMNS = (
     "npsn", "school_name", "region_code", "nip", "name", "role",
@@ -214,7 +223,7 @@ def iter_roster(text: Iterable[str], batch_size: int | None) -> Iterator[ParsedR
         seen_data = True
         in_batch += 1
         if len(values) != len(header):
-            nip = values[index["nip"]].strip() if len(values) > index["nip"] else ""
+            nip = _shown(values[index["nip"]].strip()) if len(values) > index["nip"] else ""
             parsed.add(line, nip, f"jumlah kolom harus {len(header)}, ditemukan {len(values)}")
             if nip:
                 parsed.nips_by_line[line] = nip
@@ -258,10 +267,10 @@ def parse_roster_rows(rows: object) -> ParsedRoster:
         if not isinstance(raw, dict):
             parsed.add(line, "", "baris harus berupa objek JSON")
             continue
-        nip = raw.get("nip") if isinstance(raw.get("nip"), str) else ""
+        nip = _shown(raw["nip"]) if isinstance(raw.get("nip"), str) else ""
         bad = False
         for key in sorted(set(raw) - known):
-            parsed.add(line, nip.strip(), f"kolom '{key}' tidak dikenal")
+            parsed.add(line, nip.strip(), f"kolom '{_shown(key)}' tidak dikenal")
             bad = True
         for key in sorted(k for k in known & set(raw) if raw[k] is not None and not isinstance(raw[k], str)):
             parsed.add(line, nip.strip(), f"{key} harus berupa teks (string)")
@@ -277,6 +286,19 @@ def parse_roster_rows(rows: object) -> ParsedRoster:
 
 
 def _parse_line(parsed: ParsedRoster, line: int, v: dict[str, str]) -> None:
+    # Lengths first: a value longer than its column is reported by name and never quoted, and
+    # the line's other checks (which quote values) are skipped.
+    too_long = [
+        f"{name} lebih dari {ROSTER_FIELD_MAX[name]} karakter ({len(value)} karakter)"
+        for name, value in v.items() if len(value) > ROSTER_FIELD_MAX[name]
+    ]
+    if too_long:
+        nip = _shown(v["nip"])
+        if nip:
+            parsed.nips_by_line[line] = nip
+        for problem in too_long:
+            parsed.add(line, nip, problem)
+        return
     problems: list[str] = []
     nip = v["nip"]
     if nip:

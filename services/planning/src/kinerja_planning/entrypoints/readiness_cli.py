@@ -32,7 +32,8 @@ async def _run(kind: str, key: str) -> dict:
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name)
+        uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name,
+                                event_max_bytes=settings.event_max_bytes)
         if kind == "school":
             return await readiness.school_readiness(uow, _PRINCIPAL, key)
         return await readiness.district_readiness(uow, _PRINCIPAL, key)

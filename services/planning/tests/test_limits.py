@@ -1,0 +1,100 @@
+"""Limits on the roster (issue 11), against real NATS and a real database (SQLite, PostgreSQL).
+
+Found: a roster line with a 1.1 MB name was accepted (on PostgreSQL the import answered 500),
+its RosterImported event was over NATS's 1 MiB max_payload, and the relay retried it forever:
+every later planning event stayed unsent. Now every roster column is checked against its
+column's length (422 naming the field, JSON, CSV and the streamed CLI import alike), a command
+whose event would be too large is refused (422 data_terlalu_besar, nothing written), and the
+outbox keeps flowing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kinerja_shared.errors import AppError
+from kinerja_shared.limits import NAME_MAX
+
+from kinerja_planning.bootstrap import import_roster_file
+from planning_harness import HEADER, SampleSchool, dinas, new_nip, start_planning
+
+MiB = 1024 * 1024
+
+
+def rows_of(school: SampleSchool) -> list[dict]:
+    """The school's CSV lines as JSON rows."""
+    header = HEADER.split(",")
+    import csv
+    import io
+
+    return [dict(zip(header, values)) for values in list(csv.reader(io.StringIO(school.csv())))[1:]]
+
+
+@pytest.fixture
+async def planning_big(settings):
+    async with start_planning(settings.model_copy(update={"roster_max_bytes": 8 * MiB})) as service:
+        yield service
+
+
+async def test_a_2mb_roster_name_is_refused_with_422_and_the_outbox_keeps_flowing(planning_big):
+    planning = planning_big
+    school = SampleSchool()
+    rows = rows_of(school)
+    rows[2]["name"] = "x" * (2 * 1000 * 1000)
+    refused = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=dinas())
+    assert refused.status_code == 422, refused.text[:500]
+    error = refused.json()["error"]
+    assert error["code"] == "roster_tidak_valid"
+    assert error["details"] == [{"line": 3, "nip": school.guru_nips[0],
+                                 "problems": [f"name lebih dari {NAME_MAX} karakter (2000000 karakter)"]}]
+    assert len(refused.content) < 2000  # the value is never echoed back
+
+    # The same through CSV: too long for the column (a 256-character name), or for the CSV reader.
+    csv_line = school.csv().replace("Guru 0", "y" * (NAME_MAX + 1))
+    too_long = await planning.import_csv(csv_line)
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["details"][0]["problems"] == [f"name lebih dari {NAME_MAX} karakter (256 karakter)"]
+    huge = await planning.import_csv(school.csv().replace("Guru 0", "y" * (2 * 1000 * 1000)))
+    assert huge.status_code == 422 and len(huge.content) < 2000
+    long_nip = await planning.import_csv(school.csv().replace(school.guru_nips[1], "9" * 5000))
+    assert long_nip.status_code == 422 and len(long_nip.content) < 2000
+    assert "nip lebih dari 18 karakter" in long_nip.text
+    assert await planning.counts() == {**await planning.counts(), "Person": 0, "OutboxMessage": 0}
+
+    # Later imports are published: nothing stuck in the outbox, nothing parked.
+    imported = await planning.client.post("/v1/roster/imports", json={"rows": rows_of(school)}, headers=dinas())
+    assert imported.status_code == 201, imported.text
+    await planning.events("planning.roster.imported", import_id=imported.json()["import_id"])
+    assert await planning.all_outbox_sent()
+    metrics = (await planning.client.get("/metrics")).text
+    assert re.search(r"^kinerja_outbox_pending 0\.0$", metrics, re.M)
+    assert re.search(r"^kinerja_outbox_parked 0\.0$", metrics, re.M)
+    ready = (await planning.client.get("/health/ready")).json()
+    assert ready["details"]["outbox"] == "tertunda 0, diparkir 0"
+
+
+async def test_a_roster_whose_event_would_be_too_large_is_refused_and_nothing_is_written(settings):
+    async with start_planning(settings.model_copy(update={"event_max_bytes": 6_000})) as planning:
+        school = SampleSchool(guru_nips=[new_nip(1980 + i % 15) for i in range(40)])
+        refused = await planning.import_csv(school.csv())
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "data_terlalu_besar"
+        assert error["details"]["event_type"] == "planning.roster.imported"
+        assert error["details"]["max_bytes"] == 6_000 and error["details"]["bytes"] > 6_000
+        counts = await planning.counts()
+        assert (counts["School"], counts["Person"], counts["RosterImport"], counts["OutboxMessage"]) == (0, 0, 0, 0)
+        small = SampleSchool()
+        assert (await planning.import_csv(small.csv())).status_code == 201
+        assert await planning.all_outbox_sent()
+
+
+async def test_the_streamed_cli_import_checks_field_lengths(settings, tmp_path):
+    school = SampleSchool()
+    path = tmp_path / "roster.csv"
+    path.write_text(school.csv().replace("Guru 1", "z" * 300))
+    with pytest.raises(AppError) as refused:
+        await import_roster_file(settings, path, "operator-cli")
+    assert refused.value.code == "roster_tidak_valid"
+    assert refused.value.details[0]["problems"] == [f"name lebih dari {NAME_MAX} karakter (300 karakter)"]

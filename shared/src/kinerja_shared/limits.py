@@ -1,0 +1,41 @@
+"""Size limits checked at the edge, in one place (docs/operations.md, Limits, lists them all).
+
+The text bounds are those of the columns the values end up in (a 255-character name column
+is ``NAME_MAX``), so a value the edge accepts always fits its column on PostgreSQL, and an
+event carrying it stays far below the broker's payload limit. Request models use them as
+``Field(max_length=NAME_MAX)``; the roster import checks each column against
+:data:`ROSTER_FIELD_MAX`. Pure constants: the domain may import this module.
+"""
+
+from __future__ import annotations
+
+# Identifiers we or the caller make up (UUIDs, slugs, import ids, object keys' ids).
+ID_MAX = 64
+# A person's, school's or period's name; a jabatan.
+NAME_MAX = 255
+# Short titles: an activity's or a plan step's title, a file name.
+TITLE_MAX = 255
+# A reason given for a decision (return, rejection, objection, correction).
+REASON_MAX = 2_000
+# Free text a person writes: notes, summaries, reflections, descriptions.
+TEXT_MAX = 10_000
+# Items in one list of a request body (steps, indicators, scores, ...).
+LIST_MAX = 500
+# Pagination: a page is at most this many items; offsets and page numbers are bounded too, so
+# a huge value is a 422, never an integer overflow in the database.
+PAGE_LIMIT_MAX = 500
+OFFSET_MAX = 1_000_000
+PAGE_MAX = 100_000
+# X-Correlation-ID / Kinerja-Correlation-Id: the outbox column is 64 characters.
+CORRELATION_ID_MAX = 64
+# Nesting of a JSON request body (objects and arrays inside each other). Our deepest body is
+# 3; Python's json module recurses, so a very deep document would raise RecursionError.
+JSON_DEPTH_MAX = 32
+
+# The roster file's columns (CSV and JSON), as stored in planning's schools/people tables.
+ROSTER_FIELD_MAX: dict[str, int] = {
+    "npsn": 8, "school_name": NAME_MAX, "region_code": 6, "nip": 18, "name": NAME_MAX,
+    "role": 32, "jabatan": NAME_MAX, "jenjang": 32, "golongan": 16, "asn_status": 16,
+    "assessor_nip": 18, "school_jenjang": 16, "school_status": 16, "province_code": 6,
+    "nuptk": 16, "nik": 16, "jenis_ptk": 64,
+}
