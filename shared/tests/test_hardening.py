@@ -10,6 +10,7 @@ import pytest
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel
 
+from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.hardening import API_CSP, DOCS_CSP
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
@@ -147,3 +148,36 @@ async def test_unparseable_bodies_are_422(nats_server, tmp_path):
         assert r.status_code == 422 and r.json()["error"]["code"] == "input_tidak_valid"
         r = await client.post("/v1/uploads", content=b"x", headers={"Content-Type": "multipart/form-data"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "input_tidak_valid"
+
+
+def test_the_openapi_document_declares_every_answer_with_the_error_schema(nats_server, tmp_path):
+    app = build(nats_server.url, tmp_path)
+    router = APIRouter()
+
+    @router.post("/v1/plans/{plan_id}/submit")
+    async def submit(plan_id: str, principal: CurrentPrincipal):
+        return {}
+
+    @router.get("/v1/plans", responses={403: {"description": "`akses_ditolak`: not yours"}})
+    async def plans(principal: CurrentPrincipal):
+        return {}
+
+    app.include_router(router)
+    document = app.openapi()
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    operation = document["paths"]["/v1/plans/{plan_id}/submit"]["post"]
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409", "422", "503"}
+    assert operation["security"] == [{"bearerAuth": []}]
+    for status, response in operation["responses"].items():
+        if status != "200":
+            assert response["content"]["application/json"]["schema"] == error, status
+    assert operation["responses"]["503"]["headers"]["Retry-After"]["required"] is True
+    listing = document["paths"]["/v1/plans"]["get"]["responses"]
+    assert set(listing) == {"200", "401", "403", "422", "503"}  # no path parameter: no 404; a read: no 400/409
+    assert listing["403"]["description"] == "`akses_ditolak`: not yours"  # the route's own words kept
+    unguarded = document["paths"]["/v1/periods"]["post"]
+    assert "security" not in unguarded and "401" not in unguarded["responses"]
+    assert set(document["paths"]["/health/live"]["get"]["responses"]) == {"200"}
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert document["components"]["schemas"]["ErrorResponse"]["required"] == ["error"]

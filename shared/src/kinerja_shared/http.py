@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import structlog
 from sqlalchemy import event
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,11 +35,20 @@ from kinerja_shared.errors import AppError, DependencyUnavailable
 from kinerja_shared.hardening import SecurityHeaders, docs_enabled, install_docs, require_metrics_access
 from kinerja_shared.idempotency import IdempotencyMiddleware, IdempotencyStore
 from kinerja_shared.logging import get_logger
+from kinerja_shared.openapi import ErrorResponse, document_responses
 from kinerja_shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "tidak_siap"]
+    checks: dict[str, str]
+    details: dict[str, str]
+
+
 # A detail of /health/ready that never fails it: returns a short state ("terhubung").
 DetailCheck = Callable[[], Awaitable[str]]
 
@@ -140,6 +151,7 @@ def install_conventions(
         # 503 when the claim cannot reach the database) carry the correlation id.
         app.add_middleware(IdempotencyMiddleware, store=idempotency)
         _declare_idempotency_key(app)
+    document_responses(app)
 
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
@@ -211,6 +223,8 @@ def install_conventions(
         "/health/ready", tags=["health"],
         summary="Readiness: what answering HTTP needs (database; object storage for evidence); "
                 "NATS shown as a detail, never failing",
+        responses={200: {"model": Readiness, "description": "ready"},
+                   503: {"model": Readiness, "description": "`tidak_siap`: a check failed (named in `checks`)"}},
     )
     async def ready() -> Response:
         checks: dict[str, str] = {}
@@ -229,7 +243,14 @@ def install_conventions(
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (kinerja_nats_connected among them)")
+    @app.get(
+        "/metrics", tags=["health"], summary="Prometheus metrics (kinerja_nats_connected among them)",
+        responses={
+            200: {"description": "the Prometheus text format", "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+            401: {"model": ErrorResponse, "description": "`token_metrik_tidak_valid`: KINERJA_METRICS_TOKEN is set and was not sent"},
+            403: {"model": ErrorResponse, "description": "`metrik_butuh_token`: production without KINERJA_METRICS_TOKEN"},
+        },
+    )
     async def metrics(request: Request) -> Response:
         require_metrics_access(request, settings)
         await _details(details)  # the detail checks refresh their gauges
