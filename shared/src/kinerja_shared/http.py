@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kinerja_shared.correlation import HTTP_HEADER, new_id, set_correlation_id
+from kinerja_shared.correlation import HTTP_HEADER, accept, set_correlation_id
 from kinerja_shared.errors import AppError, DependencyUnavailable
 from kinerja_shared.hardening import SecurityHeaders, docs_enabled, install_docs, require_metrics_access
 from kinerja_shared.idempotency import IdempotencyMiddleware, IdempotencyStore
@@ -155,7 +155,7 @@ def install_conventions(
 
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
-        correlation_id = request.headers.get(HTTP_HEADER) or new_id()
+        correlation_id = accept(request.headers.get(HTTP_HEADER))  # invalid: a fresh one
         structlog.contextvars.unbind_contextvars("event_id", "event_type", "subject")
         set_correlation_id(correlation_id)
         try:

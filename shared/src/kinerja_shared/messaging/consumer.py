@@ -27,7 +27,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from kinerja_shared.correlation import set_correlation_id
+from kinerja_shared.correlation import accept, set_correlation_id
 from kinerja_shared.events.envelope import Envelope, EventContract, PoisonMessage, parse_envelope
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.inbox import claim
@@ -120,7 +120,8 @@ class EventConsumer:
         structlog.contextvars.bind_contextvars(
             event_id=envelope.event_id, event_type=envelope.type
         )
-        set_correlation_id(envelope.correlation_id)
+        # From another producer: a bad id (too long for our outbox) is replaced, not carried on.
+        set_correlation_id(accept(envelope.correlation_id))
         return await self.apply(envelope, contract)
 
     async def apply(self, envelope: Envelope, contract: Any) -> str:

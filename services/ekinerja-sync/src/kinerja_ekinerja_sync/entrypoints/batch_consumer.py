@@ -22,7 +22,7 @@ import time
 import structlog
 from nats.aio.msg import Msg
 
-from kinerja_shared.correlation import set_correlation_id
+from kinerja_shared.correlation import accept, set_correlation_id
 from kinerja_shared.events.envelope import PoisonMessage, parse_envelope
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.consumer import EventConsumer
@@ -115,7 +115,7 @@ class BatchedEventConsumer(EventConsumer):
                         continue
                     claimed.discard(envelope.event_id)  # the same event twice in one batch
                     structlog.contextvars.bind_contextvars(event_id=envelope.event_id, event_type=envelope.type)
-                    set_correlation_id(envelope.correlation_id)
+                    set_correlation_id(accept(envelope.correlation_id))
                     uow.causation_id = envelope.event_id
                     await entry[1](contract, envelope, uow)
                     outcomes.append("handled")
