@@ -883,7 +883,9 @@ async def test_district_log_pages_counts_and_access(sync, simulator, make_finali
         (f"/v1/sync-log/districts/{REGION}", bearer("dinas", region="030100"), "akses_log_sinkronisasi_ditolak", 403),
         ("/v1/sync-log/districts/02050", DINAS, "wilayah_tidak_valid", 400),
         (f"/v1/sync-log/districts/{REGION}?status=hilang", DINAS, "status_tidak_dikenal", 400),
-        (f"/v1/sync-log/districts/{REGION}?before=kemarin", DINAS, "kursor_tidak_valid", 400),
+        (f"/v1/sync-log/districts/{REGION}?before=kemarin", DINAS, "kursor_tidak_valid", 422),
+        # A time without a timezone was a 500 on PostgreSQL.
+        (f"/v1/sync-log/districts/{REGION}?before=2026-01-01T00:00:00|x", DINAS, "kursor_tidak_valid", 422),
     ]:
         r = await sync.http.get(path, headers=headers)
         assert r.status_code == status and r.json()["error"]["code"] == code, (path, r.text)

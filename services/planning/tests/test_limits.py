@@ -98,3 +98,16 @@ async def test_the_streamed_cli_import_checks_field_lengths(settings, tmp_path):
         await import_roster_file(settings, path, "operator-cli")
     assert refused.value.code == "roster_tidak_valid"
     assert refused.value.details[0]["problems"] == [f"name lebih dari {NAME_MAX} karakter (300 karakter)"]
+
+
+async def test_pagination_is_bounded(planning):
+    # page 10^18 made an offset past 64-bit integers: a 500 on SQLite and PostgreSQL.
+    for params, field in (({"page": 10**18}, "query.page"), ({"page": 100_001}, "query.page"),
+                          ({"page": 0}, "query.page"), ({"page_size": 201}, "query.page_size")):
+        for path in ("/v1/plans", "/v1/plans/inbox"):
+            r = await planning.client.get(path, params=params, headers=dinas())
+            assert r.status_code == 422, (path, params, r.text)
+            assert r.json()["error"]["code"] == "input_tidak_valid"
+            assert r.json()["error"]["details"][0]["field"] == field
+    r = await planning.client.get("/v1/plans", params={"page": 100_000}, headers=dinas())
+    assert r.status_code == 200 and r.json()["plans"] == []

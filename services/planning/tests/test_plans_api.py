@@ -274,7 +274,8 @@ async def test_queries_lists_inbox_and_completion_paginated(planning):
     assert (page1["total"], len(page1["plans"]), len(page2["plans"])) == (3, 2, 1)
     assert {p["plan_id"] for p in page1["plans"] + page2["plans"]} == await ids(dinas())
     bad_page = await planning.client.get("/v1/plans", params={"page_size": 1000}, headers=dinas())
-    assert bad_page.status_code == 422 and bad_page.json()["error"]["code"] == "halaman_tidak_valid"
+    assert bad_page.status_code == 422 and bad_page.json()["error"]["code"] == "input_tidak_valid"
+    assert bad_page.json()["error"]["details"][0]["field"] == "query.page_size"
 
     inbox = (await planning.client.get("/v1/plans/inbox", headers=school.ks())).json()
     assert [p["plan_id"] for p in inbox["plans"]] == [colleague["plan_id"]]

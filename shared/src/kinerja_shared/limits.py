@@ -23,7 +23,7 @@ TEXT_MAX = 10_000
 LIST_MAX = 500
 # Pagination: a page is at most this many items; offsets and page numbers are bounded too, so
 # a huge value is a 422, never an integer overflow in the database.
-PAGE_LIMIT_MAX = 500
+PAGE_LIMIT_MAX = 1_000
 OFFSET_MAX = 1_000_000
 PAGE_MAX = 100_000
 # X-Correlation-ID / Kinerja-Correlation-Id: the outbox column is 64 characters.

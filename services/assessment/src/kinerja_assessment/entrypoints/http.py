@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.limits import OFFSET_MAX, PAGE_LIMIT_MAX
 
 from kinerja_assessment.domain.policy import observation_rubric
 from kinerja_assessment.service_layer import (
@@ -105,8 +106,8 @@ async def list_assessments(
     npsn: str | None = None,
     teacher_nip: str | None = None,
     plan_id: str | None = None,
-    limit: int = Query(500, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(500, ge=1, le=PAGE_LIMIT_MAX),
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
 ) -> dict:
     return await assessments.list_assessments(
         _uow(request), principal, period_id=period_id, npsn=npsn, teacher_nip=teacher_nip,
@@ -143,7 +144,7 @@ async def get_workbench(
     request: Request,
     principal: CurrentPrincipal,
     notes_limit: int = Query(10, ge=1, le=100, description="daily reports: a page of the latest 'needs_fix' notes"),
-    notes_offset: int = Query(0, ge=0),
+    notes_offset: int = Query(0, ge=0, le=OFFSET_MAX),
 ) -> dict:
     return await workbench.workbench(_uow(request), principal, assessment_id, _clock(request),
                                      notes_limit=notes_limit, notes_offset=notes_offset)
@@ -240,8 +241,8 @@ async def get_recap(
     period_id: str,
     level: str = Query(..., description="school, district or province"),
     code: str = Query(..., description="NPSN, district code or province code"),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=PAGE_LIMIT_MAX),
+    offset: int = Query(0, ge=0, le=OFFSET_MAX),
 ) -> dict:
     return await recaps.recap(_uow(request), principal, _clock(request), period_id=period_id, level=level,
                               code=code, limit=limit, offset=offset)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.limits import PAGE_LIMIT_MAX
 
 from kinerja_ekinerja_sync.service_layer import operator, queries, reconciliation
 
@@ -30,8 +31,8 @@ async def school_sync_log(npsn: str, request: Request, principal: CurrentPrincip
 async def district_sync_log(
     region: str, request: Request, principal: CurrentPrincipal,
     status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
-    limit: int = Query(200, ge=1, le=1000),
-    before: str | None = Query(None, description="next_before of the previous page"),
+    limit: int = Query(200, ge=1, le=PAGE_LIMIT_MAX),
+    before: str | None = Query(None, max_length=128, description="next_before of the previous page"),
     kind: str | None = KIND,
 ) -> dict:
     return await queries.district_log(request.app.state.runtime.uow, principal, region, status, limit, before, kind)
@@ -42,7 +43,7 @@ async def sync_records(
     request: Request,
     principal: CurrentPrincipal,
     status: str | None = Query(None, description="pending, sending, retrying, acknowledged, parked, skipped, superseded"),
-    limit: int = Query(200, ge=1, le=1000),
+    limit: int = Query(200, ge=1, le=PAGE_LIMIT_MAX),
     kind: str | None = KIND,
 ) -> dict:
     result = await queries.records_by_status(request.app.state.runtime.uow, principal, status, limit, kind)

@@ -148,8 +148,14 @@ async def district_log(
         try:
             cursor = (datetime.fromisoformat(at), record_id)
         except ValueError:
-            raise AppError("kursor_tidak_valid", "Parameter 'before' harus waktu ISO 8601 dari halaman sebelumnya.",
-                           "'before' must be the ISO 8601 time of the previous page.", status_code=400) from None
+            cursor = None
+        # A time without an offset cannot be compared with the stored UTC times (a 500 on
+        # PostgreSQL before): the previous page's next_before always carries one.
+        if cursor is None or cursor[0].tzinfo is None:
+            raise AppError("kursor_tidak_valid",
+                           "Parameter 'before' harus next_before dari halaman sebelumnya (waktu ISO 8601 dengan zona waktu).",
+                           "'before' must be the next_before of the previous page (ISO 8601 with a timezone).",
+                           status_code=422)
     async with uow_factory() as uow:
         query = select(SyncRecord).order_by(col(SyncRecord.updated_at).desc(), col(SyncRecord.id).desc()).limit(limit)
         if region.endswith("0000"):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.clock import Clock, jakarta_date
+from kinerja_shared.limits import PAGE_MAX
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period, SchoolPriorities
@@ -18,7 +19,7 @@ from kinerja_planning.domain.plans import BERAKHLAK, Plan
 from kinerja_planning.domain.policy import STAGES, policies, rubric
 from kinerja_planning.entrypoints.http import _errors
 from kinerja_planning.service_layer import periods, plans, priorities
-from kinerja_planning.service_layer.plans import Page
+from kinerja_planning.service_layer.plans import MAX_PAGE_SIZE, Page
 
 router = APIRouter(prefix="/v1")
 
@@ -31,7 +32,12 @@ def _clock(request: Request) -> Clock:
     return request.app.state.runtime.clock
 
 
-def _page(page: int = Query(1), page_size: int = Query(50)) -> Page:
+# Bounded here (422 naming the parameter) so a huge page never reaches the database as an offset.
+PAGE = Query(1, ge=1, le=PAGE_MAX)
+PAGE_SIZE = Query(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+def _page(page: int = PAGE, page_size: int = PAGE_SIZE) -> Page:
     return Page(page, page_size)
 
 
@@ -423,10 +429,10 @@ async def return_plan(plan_id: str, request: Request, principal: CurrentPrincipa
     "/plans/inbox", tags=["plans"],
     summary="Plans waiting for the caller to agree or return (a principal's guru; a pengawas' principals)",
     responses=_errors((403, "peran_tidak_diizinkan", "not a kepala sekolah or pengawas"),
-                      (422, "halaman_tidak_valid", "page < 1 or page_size outside 1..200")),
+                      (422, "input_tidak_valid", "page outside 1..100000 or page_size outside 1..200; details name the parameter")),
 )
 async def plan_inbox(request: Request, principal: CurrentPrincipal, period_id: str | None = Query(None),
-                     page: int = Query(1), page_size: int = Query(50)) -> PlansOut:
+                     page: int = PAGE, page_size: int = PAGE_SIZE) -> PlansOut:
     p = Page(page, page_size)
     return _plans_out(await plans.inbox(_uow(request), principal, period_id=period_id, page=p), p)
 
@@ -444,12 +450,12 @@ async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) 
     "/plans", tags=["plans"],
     summary="Plans the caller may see (guru: own; kepala sekolah: the school's and own; pengawas: those they assess; dinas: all), paginated",
     responses=_errors((403, "peran_tidak_diizinkan", "a role that sees no plans"),
-                      (422, "halaman_tidak_valid", "page < 1 or page_size outside 1..200")),
+                      (422, "input_tidak_valid", "page outside 1..100000 or page_size outside 1..200; details name the parameter")),
 )
 async def list_plans(
     request: Request, principal: CurrentPrincipal, period_id: str | None = Query(None),
     npsn: str | None = Query(None), teacher_nip: str | None = Query(None), status: str | None = Query(None),
-    page: int = Query(1), page_size: int = Query(50),
+    page: int = PAGE, page_size: int = PAGE_SIZE,
 ) -> PlansOut:
     p = Page(page, page_size)
     found = await plans.list_plans(_uow(request), principal, period_id=period_id, npsn=npsn,
@@ -477,5 +483,5 @@ async def school_completion(npsn: str, request: Request, principal: CurrentPrinc
     responses=_errors(_PERIOD_NOT_FOUND, (403, "akses_ditolak", "not dinas, or another region")),
 )
 async def district_completion(code: str, request: Request, principal: CurrentPrincipal,
-                              period_id: str = Query(...), page: int = Query(1), page_size: int = Query(50)) -> dict:
+                              period_id: str = Query(...), page: int = PAGE, page_size: int = PAGE_SIZE) -> dict:
     return await plans.district_completion(_uow(request), principal, code, period_id, Page(page, page_size))

@@ -14,6 +14,7 @@ from sqlmodel import select
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, SystemClock, end_of_day
 from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
+from kinerja_shared.limits import PAGE_MAX
 from kinerja_shared.events import (
     MonthlyTarget, PlanApproved, PlanDraftSaved, PlanItem, PlanReturned, PlanSubmitted,
 )
@@ -38,9 +39,9 @@ class Page:
     page_size: int = 50
 
     def __post_init__(self) -> None:
-        if self.page < 1 or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+        if not 1 <= self.page <= PAGE_MAX or not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise AppError("halaman_tidak_valid",
-                           f"Halaman mulai dari 1; ukuran halaman 1 sampai {MAX_PAGE_SIZE}.",
+                           f"Halaman 1 sampai {PAGE_MAX}; ukuran halaman 1 sampai {MAX_PAGE_SIZE}.",
                            "Invalid page or page size.", status_code=422)
 
     def apply(self, query):
