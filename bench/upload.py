@@ -40,7 +40,7 @@ import nats
 from minio import Minio
 
 from machine_info import machine  # bench/ is on sys.path when the script runs
-from kinerja_shared.auth import mint_token
+from kinerja_shared.dev_issuer import DevIssuer, dev_token
 from kinerja_shared.events import (
     PeriodOpened,
     PeriodStage,
@@ -130,8 +130,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def auth(role: str, **claims) -> dict:
-    return {"Authorization": "Bearer " + mint_token(ServiceSettings().jwt_secret, sub=claims.get("nip") or role,
-                                                      role=role, **claims)}
+    return {"Authorization": "Bearer " + dev_token(sub=claims.get("nip") or role, role=role, **claims)}
 
 
 async def publish_plan(nats_url: str, settings_like) -> tuple[str, str]:
@@ -279,6 +278,8 @@ async def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="kinerja-bench-upload-"))
     nats_server = NatsServer().start()
+    # The service verifies tokens through this development issuer's JWKS, as in production.
+    issuer = DevIssuer(tmp / "dev-issuer" / "keys.json", port=0).start(activate=True)
     s3 = MotoS3Server(log_file=str(tmp / "moto.log"))
     endpoint = s3.start()
     bucket = "kinerja-evidence-bench"
@@ -286,6 +287,7 @@ async def main() -> None:
     port = free_port()
     env = {**os.environ,
            "KINERJA_DATABASE_URL": database, "KINERJA_NATS_URL": nats_server.url, "KINERJA_HTTP_PORT": str(port),
+           "KINERJA_OIDC_ISSUER": issuer.issuer, "KINERJA_OIDC_AUDIENCE": issuer.audience,
            "KINERJA_S3_ENDPOINT": endpoint.endpoint, "KINERJA_S3_ACCESS_KEY": endpoint.access_key,
            "KINERJA_S3_SECRET_KEY": endpoint.secret_key, "KINERJA_S3_BUCKET": bucket,
            "KINERJA_UPLOAD_PART_SIZE_BYTES": str(PART), "KINERJA_LOG_LEVEL": "WARNING",
@@ -381,6 +383,7 @@ async def main() -> None:
             service.kill()
         s3.stop()
         nats_server.stop()
+        issuer.stop()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

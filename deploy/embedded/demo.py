@@ -15,8 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from kinerja_shared.auth import mint_token
-from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.dev_issuer import dev_token
 
 ROSTER = Path(__file__).with_name("sample_roster.csv")
 NPSN = "20212345"
@@ -61,7 +60,8 @@ def principal() -> dict[str, str]:
 
 
 def auth(role: str, nip: str | None = None, npsn: str | None = None, region: str | None = None) -> dict:
-    token = mint_token(ServiceSettings().jwt_secret, sub=nip or role, role=role, nip=nip, npsn=npsn, region=region)
+    # From the stack's development issuer (the services verify it through its JWKS).
+    token = dev_token(sub=nip or role, role=role, nip=nip, npsn=npsn, region=region)
     return {"Authorization": f"Bearer {token}"}
 
 

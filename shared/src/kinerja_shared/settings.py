@@ -19,14 +19,33 @@ class ServiceSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # HS256 secret for bearer tokens. The development default is refused in production mode.
-    jwt_secret: str = "kinerja-dev-secret-change-me-please-0123456789"
+    # "production" refuses development shortcuts at start (a shared token secret, no issuer,
+    # the file clock).
     environment: str = "development"
     # /docs (Swagger UI) and /openapi.json; unset: on, except when environment is "production".
     docs_enabled: bool | None = None
     # Bearer token Prometheus sends for /metrics. Unset: /metrics is open in development and
     # refused (403) in production.
     metrics_token: str | None = None
+    # Sign-in (kinerja_shared.auth): access tokens from an OpenID Connect issuer, verified with
+    # the public keys of its JWKS. `iss` must equal this URL exactly (Keycloak:
+    # https://<host>/realms/<realm>). Required in production.
+    oidc_issuer: str | None = None
+    # The `aud` every token must carry (Keycloak: an audience mapper on the client).
+    oidc_audience: str = "kinerja"
+    # Default: the jwks_uri of <issuer>/.well-known/openid-configuration (fetched on first use).
+    oidc_jwks_url: str | None = None
+    # The JWKS is kept this long; a token with an unknown `kid` (a rotated key) refetches it
+    # at once, at most once per cooldown.
+    oidc_jwks_cache_s: float = 300.0
+    oidc_jwks_refetch_cooldown_s: float = 10.0
+    # Tokens whose exp - iat is longer than this are refused (token_masa_berlaku_terlalu_panjang).
+    token_max_lifetime_s: float = 43200.0
+    # Clock skew allowed between the issuer and us for exp / iat / nbf.
+    token_leeway_s: float = 30.0
+    # Development only, and only without an issuer: HS256 tokens with a shared secret (unset: a
+    # published development secret). Any value here stops a production start.
+    jwt_secret: str | None = None
     # Development and tests only: a file holding the current time (kinerja_shared.clock.FileClock).
     clock_file: str | None = None
     log_json: bool = False

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from kinerja_shared.auth import Role, mint_token
-from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.dev_issuer import dev_token
 
 
 @asynccontextmanager
@@ -32,12 +32,11 @@ def bearer(
     region: str | None = None,
     secret: str | None = None,
 ) -> dict[str, str]:
-    token = mint_token(
-        secret or ServiceSettings().jwt_secret,
-        sub=nip or role,
-        role=role,
-        nip=nip,
-        npsn=npsn,
-        region=region,
-    )
+    """An Authorization header the services under test accept: a token from the development
+    issuer the pytest plugin runs (verified through its JWKS, as in production); with
+    ``secret``, an HS256 token for development-without-issuer tests."""
+    if secret is not None:
+        token = mint_token(secret, sub=nip or role, role=role, nip=nip, npsn=npsn, region=region)
+    else:
+        token = dev_token(sub=nip or role, role=role, nip=nip, npsn=npsn, region=region)
     return {"Authorization": f"Bearer {token}"}

