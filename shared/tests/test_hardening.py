@@ -22,6 +22,8 @@ class Body(BaseModel):
 
 
 def build(nats_url: str, tmp_path, **overrides):
+    if overrides.get("environment") == "production":  # a production start needs an https issuer
+        overrides.setdefault("oidc_issuer", "https://sso.example.go.id/realms/kinerja")
     settings = ServiceSettings(service_name="planning", database_url=f"sqlite+aiosqlite:///{tmp_path}/h.db",
                                nats_url=nats_url, **overrides)
     runtime = ServiceRuntime(settings, tables=[])
