@@ -83,3 +83,33 @@ def zip_bomb_docx(megabytes: int = 40) -> bytes:
             for _ in range(megabytes):
                 entry.write(b"\0" * (1024 * 1024))
     return buffer.getvalue()
+
+
+def lying_docx(real_bytes: int, claimed_bytes: int) -> bytes:
+    """A DOCX-looking package whose word/document.xml inflates to ``real_bytes`` of zeros while
+    its local header and central directory claim ``claimed_bytes``: a directory-only check
+    sees a small, ordinary entry."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\0" * real_bytes)
+        archive.writestr("word/styles.xml", "<w:styles/>")
+    data = bytearray(buffer.getvalue())
+    eocd = data.rindex(b"PK\x05\x06")
+    cd_offset = struct.unpack("<I", data[eocd + 16:eocd + 20])[0]
+    central = data.index(b"word/document.xml", cd_offset) - 46  # its central directory header
+    assert data[central:central + 4] == b"PK\x01\x02"
+    local = struct.unpack("<I", data[central + 42:central + 46])[0]
+    data[central + 24:central + 28] = struct.pack("<I", claimed_bytes)  # uncompressed size
+    data[local + 22:local + 26] = struct.pack("<I", claimed_bytes)
+    return bytes(data)
+
+
+def pdf_zip_polyglot() -> bytes:
+    """A PDF that is also a ZIP: the archive after the PDF body, its comment carrying the
+    PDF's %%EOF, so the file still ends the way a PDF must."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("payload.js", "alert(1)")
+        archive.comment = b"\n%%EOF\n"
+    return PDF + buffer.getvalue()

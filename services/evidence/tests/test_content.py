@@ -242,3 +242,72 @@ def test_part_sizes_and_the_execution_window():
     check_execution_window(None, date(2030, 1, 1))  # unknown period: no window
     with pytest.raises(ExecutionWindowClosed):
         check_execution_window(Period(), date(2026, 6, 1))
+
+
+# ---------------------------------------------------------------- sizes checked while inflating
+
+def test_a_zip_whose_directory_lies_about_sizes_is_refused_while_inflating():
+    # 200 MiB of zeros (about 200 KB compressed) claimed as 400 KB: ratio about 2, total tiny.
+    bomb = samples.lying_docx(200 * 1024 * 1024, 400_000)
+    with zipfile.ZipFile(io.BytesIO(bomb)) as archive:  # what a directory-only check sees
+        info = archive.getinfo("word/document.xml")
+        assert info.file_size == 400_000 and info.file_size < 4 * info.compress_size
+    result = inspect(bomb)
+    assert (result.problem, result.content_type) == ("damaged", None)
+    assert "bom ZIP" in result.reason and "document.xml" in result.reason
+    # A smaller lie (the entry is bigger than the directory says, no bomb): refused too.
+    small = inspect(samples.lying_docx(300_000, 1_000))
+    assert small.problem == "damaged" and "direktori" in small.reason
+    # Claiming more than there is: also a directory that lies.
+    assert inspect(samples.lying_docx(1_000, 300_000)).problem == "damaged"
+
+
+def test_an_honest_office_file_with_large_parts_passes_the_inflation_check():
+    import os
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/", "")  # a directory entry
+        archive.writestr("word/document.xml", b"<w:p>" + os.urandom(1_500_000).hex().encode() + b"</w:p>")  # 3 MB
+        archive.writestr("word/media/foto.png", os.urandom(2 * 1024 * 1024), zipfile.ZIP_STORED)
+    assert inspect(buffer.getvalue()).content_type == DOCX
+
+
+def test_entries_that_cannot_be_inflated_safely_are_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<doc/>")
+    refused = inspect(buffer.getvalue())
+    assert refused.problem == "damaged" and "kompresi" in refused.reason
+
+
+# ---------------------------------------------------------------- PDF polyglots
+
+
+def test_pdf_polyglots_are_refused():
+    polyglot = samples.pdf_zip_polyglot()
+    assert zipfile.is_zipfile(io.BytesIO(polyglot)) and polyglot.startswith(b"%PDF-")
+    zipped = inspect(polyglot)
+    assert zipped.problem == "type" and "application/zip" in zipped.detected and "poliglot" in zipped.detected
+    # A ZIP simply appended (no comment trick): refused as well.
+    assert inspect(samples.PDF + samples.plain_zip() + b"\n%%EOF\n").problem == "type"
+    # HTML that a sniffing browser would run, right behind the header.
+    html = b"%PDF-1.4\n%<html><body><script>alert(document.domain)</script></body></html>\n" + samples.PDF[9:]
+    sniffed = inspect(html)
+    assert sniffed.problem == "type" and "text/html" in sniffed.detected
+    # Anything but white space after the last %%EOF (a second format hiding at the end).
+    longer = b"%PDF-1.4\n%" + b"x" * 2000 + b"\n" + samples.PDF[9:]
+    assert inspect(longer).content_type == PDF
+    trailing = inspect(longer + b"<script>alert(1)</script>")
+    assert trailing.problem == "damaged" and "%%EOF" in trailing.reason
+    # Content before the header: not a PDF at all (as before).
+    assert inspect(b"GIF89a;" + samples.PDF).problem == "type"
+
+
+def test_ordinary_pdfs_still_pass():
+    assert inspect(samples.PDF).content_type == PDF
+    assert inspect(samples.PDF + b"\r\n\x00\x00  \n").content_type == PDF  # padding after %%EOF
+    # An incremental update: two %%EOF markers, the last one at the end.
+    assert inspect(samples.PDF + b"1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF").content_type == PDF

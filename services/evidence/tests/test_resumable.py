@@ -221,7 +221,32 @@ async def test_whole_file_checks_at_completion_store_nothing(service):
     exploded = await service.upload_in_parts(plan, bomb, guru, content_type=docx, name="dokumen.docx")
     assert (exploded.status_code, exploded.json()["error"]["code"]) == (422, "isi_berkas_tidak_valid")
     assert "bom ZIP" in exploded.json()["error"]["message"]
+    # The directory says 150 KB; inflating (ranged reads of the stored object) finds more.
+    lying = await service.upload_in_parts(plan, samples.lying_docx(100 * MiB, 150_000), guru,
+                                          content_type=docx, name="dokumen.docx")
+    assert (lying.status_code, lying.json()["error"]["code"]) == (422, "isi_berkas_tidak_valid")
+    assert "direktori" in lying.json()["error"]["message"]
+    polyglot = await service.upload_in_parts(plan, samples.pdf_zip_polyglot(), guru)
+    assert (polyglot.status_code, polyglot.json()["error"]["code"]) == (415, "jenis_berkas_tidak_didukung")
+    assert "poliglot" in polyglot.json()["error"]["details"]["detected"]
     await assert_nothing_stored(service)
+
+
+async def test_an_honest_office_file_is_inflated_from_storage_and_accepted(service):
+    """The ZIP check inflates every entry by ranged reads of the stored object: a real-sized
+    DOCX (XML that compresses, a photo that does not) passes, and reading it stays sequential."""
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"<w:p>" + os.urandom(3 * MiB).hex().encode() + b"</w:p>")
+        archive.writestr("word/media/foto.jpg", os.urandom(4 * MiB), zipfile.ZIP_STORED)
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    done = await service.upload_in_parts(plan, buffer.getvalue(), guru, content_type=docx, name="modul.docx")
+    assert done.status_code == 201, done.text
+    assert done.json()["content_type"] == docx
 
 
 async def test_abandoned_uploads_are_swept(service_factory):

@@ -139,6 +139,8 @@ async def test_bad_uploads_store_nothing(service):
         ("plain zip", dict(plan_id=plan.plan_id, data=samples.plain_zip(), name="dok.docx", headers=owner), 415, "jenis_berkas_tidak_didukung"),
         ("zip bomb as docx", dict(plan_id=plan.plan_id, data=samples.zip_bomb_docx(), name="dok.docx", headers=owner), 422, "isi_berkas_tidak_valid"),
         ("truncated pdf", dict(plan_id=plan.plan_id, data=samples.PDF[:-20], headers=owner), 422, "isi_berkas_tidak_valid"),
+        ("pdf that is also a zip", dict(plan_id=plan.plan_id, data=samples.pdf_zip_polyglot(), headers=owner), 415, "jenis_berkas_tidak_didukung"),
+        ("zip whose directory lies", dict(plan_id=plan.plan_id, data=samples.lying_docx(100 * 1024 * 1024, 150_000), name="dok.docx", headers=owner), 422, "isi_berkas_tidak_valid"),
         ("unknown item", dict(plan_id=plan.plan_id, data=samples.PDF, headers=owner, item_id="bukan-butir"), 422, "butir_rencana_tidak_ditemukan"),
         ("missing plan_id", dict(plan_id=None, data=samples.PDF, headers=owner), 422, "input_tidak_valid"),
         ("missing file", dict(plan_id=plan.plan_id, data=None, headers=owner), 422, "input_tidak_valid"),

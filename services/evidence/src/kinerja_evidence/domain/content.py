@@ -8,8 +8,10 @@ Allowed: PDF, JPEG, PNG, DOCX / XLSX / PPTX (a ZIP whose entries include
 from __future__ import annotations
 
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -152,11 +154,9 @@ def inspect_content(
             reason=f"isi berkas adalah {kind}, bukan {_normal(declared)} seperti yang dinyatakan",
         )
     if kind == PDF:
-        file.seek(max(0, size - PDF_TAIL_BYTES))
-        tail = file.read(PDF_TAIL_BYTES)
-        file.seek(0)
-        if b"%%EOF" not in tail:
-            return Inspection(kind, problem="damaged", reason="PDF terpotong: penanda akhir %%EOF tidak ada")
+        refused = _pdf_problem(file, size)
+        if refused is not None:
+            return refused
     if kind in (DOCX, XLSX, PPTX):
         reason = _zip_bomb_reason(file, size, policy)
         if reason:
@@ -169,9 +169,11 @@ def _normal(content_type: str) -> str:
 
 
 def _zip_bomb_reason(file: BinaryIO, size: int, policy: ContentPolicy) -> str | None:
-    """Bounds from the central directory alone (nothing is decompressed): the entry count,
-    the declared uncompressed total, the expansion ratio, and entries that overlap (their
-    compressed sizes adding up to more than the archive)."""
+    """First the bounds the central directory states (cheap, refuses most bombs without
+    decompressing): the entry count, the declared uncompressed total, the expansion ratio, and
+    entries that overlap (their compressed sizes adding up to more than the archive). Then,
+    because the directory can lie, every entry is inflated as a stream and held to the size
+    the directory states for it (:func:`_inflation_reason`)."""
     try:
         with zipfile.ZipFile(file) as archive:
             infos = archive.infolist()
@@ -197,7 +199,122 @@ def _zip_bomb_reason(file: BinaryIO, size: int, policy: ContentPolicy) -> str | 
                 f"bom ZIP: entri {clean_file_name(info.filename)} mengembang "
                 f"{info.file_size // max(info.compress_size, 1)} kali (batas {policy.zip_max_ratio})"
             )
+    try:
+        return _inflation_reason(file, size, infos)
+    finally:
+        file.seek(0)
+
+
+# Compressed bytes read, and decompressed bytes produced, per step: the memory an inflation
+# check holds, whatever the entry claims or really holds.
+INFLATE_CHUNK = 64 * 1024
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra field length
+
+
+def _inflation_reason(file: BinaryIO, size: int, infos: list[zipfile.ZipInfo]) -> str | None:
+    """Inflate every entry (stored or deflated, as Office writes them) with a running byte
+    budget: the size the directory states for it, which the bounds above have already held
+    to the policy. Output beyond it stops the inflation at once (a bomb behind a lying
+    directory never expands further than the budget); output short of it, or compressed data
+    of another length than stated, is a directory that lies too. Nothing is kept: the output
+    is only counted. Entries are taken in file order, so reading is sequential."""
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        name = clean_file_name(info.filename)
+        if info.flag_bits & 0x1:
+            return f"entri {name} terenkripsi: isinya tidak dapat diperiksa"
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            return f"entri {name} memakai metode kompresi {info.compress_type} (hanya stored/deflate)"
+        file.seek(info.header_offset)
+        header = file.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            return f"arsip ZIP rusak: header lokal entri {name} tidak ada"
+        _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        available = size - start
+        if info.compress_type == zipfile.ZIP_STORED:
+            # No end marker: the stated sizes are all there is, and they must agree.
+            if info.compress_size != info.file_size or info.compress_size > available:
+                return f"arsip ZIP rusak: ukuran entri {name} tidak sesuai direktori"
+            continue
+        file.seek(start)
+        produced, consumed = _inflate(file, available, budget=info.file_size)
+        if produced > info.file_size:
+            return (f"bom ZIP: entri {name} mengembang melebihi {info.file_size} byte "
+                    "yang tercatat di direktori arsip")
+        if produced < 0:
+            return f"arsip ZIP rusak: data entri {name} terpotong atau tidak valid"
+        if produced != info.file_size or consumed != info.compress_size:
+            return f"arsip ZIP rusak: ukuran entri {name} tidak sesuai direktori"
     return None
+
+
+def _inflate(file: BinaryIO, available: int, *, budget: int) -> tuple[int, int]:
+    """Raw-deflate from the file's position until the stream ends: (bytes produced, compressed
+    bytes consumed). Stops as soon as the output passes ``budget`` (returning budget + 1);
+    (-1, -1) for a stream that is cut short or invalid."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    fed = produced = 0
+    try:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail
+            if not chunk:
+                chunk = file.read(min(INFLATE_CHUNK, available - fed))
+                if not chunk:
+                    return -1, -1
+                fed += len(chunk)
+            # At most INFLATE_CHUNK out per step: the rest waits in unconsumed_tail.
+            produced += len(inflater.decompress(chunk, INFLATE_CHUNK))
+            if produced > budget:
+                return budget + 1, fed
+    except zlib.error:
+        return -1, -1
+    return produced, fed - len(inflater.unused_data)
+
+
+# Markup a sniffing browser (old Internet Explorer looked at the first 256 bytes) would run as
+# a page; a real PDF has no reason to carry it uncompressed right behind its header.
+PDF_HEAD_SCAN = 1024
+_HTML_MARKERS = (b"<html", b"<script", b"<!doctype", b"<body", b"<head", b"<iframe", b"<svg", b"<object", b"<embed")
+# What a PDF writer may leave after the final %%EOF: end-of-line characters, spaces, NUL padding.
+_PDF_TRAILING_PADDING = b" \t\r\n\f\x00"
+
+
+def _pdf_problem(file: BinaryIO, size: int) -> Inspection | None:
+    """A PDF must be only a PDF (a polyglot is served as PDF but read by something else as a
+    ZIP/JAR or a web page): ``%PDF-`` at byte 0 (detection already requires it), no HTML markup
+    in the first KiB, no ZIP archive a ZIP reader would find (its end record sits in the last
+    64 KiB: read from there and from the directory it names), and after the last ``%%EOF`` (in
+    the last 1024 bytes, as the spec wants) nothing but padding. See docs/operations.md for what
+    this does not catch."""
+    file.seek(0)
+    head = file.read(PDF_HEAD_SCAN).lower()
+    if any(marker in head for marker in _HTML_MARKERS):
+        return Inspection("application/pdf + text/html (berkas poliglot)", problem="type",
+                          reason="PDF yang juga halaman HTML")
+    if _holds_a_zip(file):
+        return Inspection("application/pdf + application/zip (berkas poliglot)", problem="type",
+                          reason="PDF yang juga arsip ZIP")
+    file.seek(max(0, size - PDF_TAIL_BYTES))
+    tail = file.read(PDF_TAIL_BYTES)
+    file.seek(0)
+    end = tail.rfind(b"%%EOF")
+    if end < 0:
+        return Inspection(PDF, problem="damaged", reason="PDF terpotong: penanda akhir %%EOF tidak ada")
+    if tail[end + 5:].strip(_PDF_TRAILING_PADDING):
+        return Inspection(PDF, problem="damaged", reason="ada data lain setelah penanda akhir %%EOF")
+    return None
+
+
+def _holds_a_zip(file: BinaryIO) -> bool:
+    """A ZIP reader would open it: an end record and a central directory that parses (a stray
+    end-record signature inside compressed PDF data does not make one)."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return bool(archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        return False
+    finally:
+        file.seek(0)
 
 
 def describe_unknown(head: bytes) -> str:
