@@ -6,7 +6,8 @@ the answers the conventions add to every route.
   the ``bearerAuth`` security scheme, 401 and 403;
 - every operation but liveness: 422 (a malformed parameter, header or body) and 503
   (``basis_data_tidak_tersedia`` with ``Retry-After``);
-- operations with a path parameter: 404 (nothing with that id, or not for this caller);
+- operations with a path parameter or a ``*_id`` query parameter: 404 (nothing with that id,
+  or not for this caller);
 - POST/PUT/PATCH (the Idempotency-Key middleware): 400 ``kunci_idempotensi_tidak_valid``, 409
   ``kunci_idempotensi_sedang_diproses``, 422 ``kunci_idempotensi_dipakai_ulang``.
 
@@ -118,7 +119,8 @@ def _complete(operation: dict, method: str, path: str, *, needs_token: bool) -> 
     if needs_token:
         operation.setdefault("security", [{SECURITY_SCHEME: []}])
         statuses += ["401", "403"]
-    if "{" in path:
+    if "{" in path or any(p.get("in") == "query" and p.get("name", "").endswith("_id")
+                          for p in operation.get("parameters", [])):
         statuses.append("404")
     if method in WRITE_METHODS:
         statuses += ["400", "409"]

@@ -82,6 +82,7 @@ async def list_reports(request: Request, principal: CurrentPrincipal, plan_id: s
     "/daily-reports/review",
     summary="The assessor accepts, or asks for a fix with a note, a week of reports at once",
     responses={**_error("bukan_penilai", 403, "only the plan's assessor"),
+               **_error("rencana_tidak_ditemukan", 404, "no plan with this `plan_id`"),
                **_error("catatan_wajib_diisi", 422, "a fix request needs a note")},
 )
 async def review_reports(request: Request, principal: CurrentPrincipal, body: ReportReviewBody) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
@@ -15,6 +15,7 @@ from kinerja_shared.limits import PAGE_MAX
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period, SchoolPriorities
+from kinerja_planning.domain import plans as domain_plans
 from kinerja_planning.domain.plans import BERAKHLAK, Plan
 from kinerja_planning.domain.policy import STAGES, policies, rubric
 from kinerja_planning.entrypoints.http import _errors
@@ -378,7 +379,8 @@ async def create_plan(body: PlanIn, request: Request, principal: CurrentPrincipa
     responses=_errors(_PLAN_NOT_FOUND, (404, "langkah_tidak_dikenal", "no such step"), *_PLAN_WINDOW, *_EDIT,
                       _STEP_ERRORS, (403, "akses_ditolak", "not the owner")),
 )
-async def save_step(plan_id: str, step: str, request: Request, principal: CurrentPrincipal,
+async def save_step(plan_id: str, request: Request, principal: CurrentPrincipal,
+                    step: str = Path(json_schema_extra={"enum": list(domain_plans.STEPS)}),
                     body: Any = Body(None)) -> PlanOut:  # any JSON: the domain checks the step's shape
     return _plan_out(await plans.save_step(_uow(request), principal, plan_id, step, body, clock=_clock(request)))
 
@@ -454,7 +456,9 @@ async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) 
 )
 async def list_plans(
     request: Request, principal: CurrentPrincipal, period_id: str | None = Query(None),
-    npsn: str | None = Query(None), teacher_nip: str | None = Query(None), status: str | None = Query(None),
+    npsn: str | None = Query(None), teacher_nip: str | None = Query(None),
+    status: str | None = Query(None, json_schema_extra={"enum": [domain_plans.DRAFT, domain_plans.SUBMITTED,
+                                                                 domain_plans.APPROVED, domain_plans.RETURNED]}),
     page: int = PAGE, page_size: int = PAGE_SIZE,
 ) -> PlansOut:
     p = Page(page, page_size)

@@ -1,0 +1,197 @@
+"""Every operation of every service's OpenAPI document, fuzzed by schemathesis against the
+service served for real (uvicorn in a thread) on its own NATS JetStream, a SQLite file and,
+for evidence, the session's S3 endpoint.
+
+A fixed seed and a bounded number of examples per operation (FUZZ_EXAMPLES, default 12) keep
+it repeatable and under a few minutes; requests carry valid tokens of several roles in turn.
+Each response must pass the checks: no 5xx (``not_a_server_error``), a status the document
+declares (``status_code_conformance``) and a body that matches the declared schema
+(``response_schema_conformance``). A failure prints the request to reproduce it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+import schemathesis
+import uvicorn
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from ekinerja_simulator.app import create_app as simulator_app
+from ekinerja_simulator.settings import SimulatorSettings
+from kinerja_assessment.bootstrap import build as build_assessment
+from kinerja_assessment.settings import Settings as AssessmentSettings
+from kinerja_ekinerja_sync.bootstrap import build as build_sync
+from kinerja_ekinerja_sync.settings import Settings as SyncSettings
+from kinerja_evidence.bootstrap import build as build_evidence
+from kinerja_evidence.settings import Settings as EvidenceSettings
+from kinerja_planning.bootstrap import build as build_planning
+from kinerja_planning.settings import Settings as PlanningSettings
+from kinerja_shared.testing.http import bearer
+from kinerja_shared.testing.servers import NatsServer, free_port, wait_for_port
+
+SEED = 20261104
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+CONFIG = f"""
+seed = {SEED}
+[generation]
+max-examples = {EXAMPLES}
+[phases.stateful]
+enabled = false
+"""
+
+NPSN, REGION, PROVINCE = "20212345", "020500", "020000"
+KS_NIP, GURU_NIP = "197204151998022001", "198503122010012001"
+
+
+def _tokens() -> Iterator[dict[str, str]]:
+    """Valid tokens of the roles that reach the most code, in a fixed order."""
+    return itertools.cycle([
+        bearer("dinas", region=PROVINCE),
+        bearer("kepala_sekolah", nip=KS_NIP, npsn=NPSN, region=REGION),
+        bearer("guru", nip=GURU_NIP, npsn=NPSN, region=REGION),
+        bearer("operator_dinas", region=REGION),
+        bearer("operator_sekolah", npsn=NPSN, region=REGION),
+        bearer("pengawas", nip="196805051990031002", region=REGION),
+        bearer("sistem"),
+    ])
+
+
+def _schema(build: Callable) -> schemathesis.schemas.BaseSchema:
+    # The document of the app as built (`make docs` writes the same one to docs/openapi/).
+    _runtime, app = build()
+    return schemathesis.openapi.from_dict(app.openapi(), config=SchemathesisConfig.from_str(CONFIG))
+
+
+planning_schema = _schema(build_planning)
+evidence_schema = _schema(build_evidence)
+assessment_schema = _schema(build_assessment)
+sync_schema = _schema(build_sync)
+
+
+@dataclass
+class Served:
+    url: str
+    session: requests.Session
+    tokens: Iterator[dict[str, str]]
+    statuses: Counter = field(default_factory=Counter)
+
+    def check(self, case) -> None:
+        response = case.call_and_validate(base_url=self.url, session=self.session, headers=next(self.tokens),
+                                          checks=CHECKS, timeout=30)
+        self.statuses[response.status_code] += 1
+
+
+def _serve(app) -> tuple[str, Callable[[], None]]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on", server_header=False))
+    thread = threading.Thread(target=server.run, name=f"fuzz-{port}", daemon=True)
+    thread.start()
+    wait_for_port(port, timeout=60)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(30)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture(scope="module")
+def fuzz_nats():
+    """A NATS server of its own: the fuzzed services' events stay out of other tests' streams."""
+    server = NatsServer().start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, fuzz_nats) -> Iterator[Callable[[Callable], Served]]:
+    stops: list[Callable[[], None]] = []
+    served_by_name: dict[str, Served] = {}
+
+    def serve(app) -> Served:
+        url, stop = _serve(app)
+        stops.append(stop)
+        session = requests.Session()
+        # The service must be up (database migrated, NATS connected) before the first case.
+        assert session.get(f"{url}/health/ready", timeout=30).status_code == 200
+        served_by_name[app.title] = one = Served(url, session, _tokens())
+        return one
+
+    yield serve
+    for stop in reversed(stops):
+        stop()
+    for name, one in served_by_name.items():
+        print(f"\nfuzz {name}: {sum(one.statuses.values())} requests, statuses {dict(sorted(one.statuses.items()))}")
+
+
+def _database(tmp_path_factory, name: str) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp(name)}/{name}.db"
+
+
+@pytest.fixture(scope="module")
+def planning(served, tmp_path_factory, fuzz_nats) -> Served:
+    settings = PlanningSettings(database_url=_database(tmp_path_factory, "planning"), nats_url=fuzz_nats.url,
+                                roster_max_bytes=64 * 1024, period_tick_s=0)
+    return served(build_planning(settings)[1])
+
+
+@pytest.fixture(scope="module")
+def evidence(served, tmp_path_factory, fuzz_nats, s3_endpoint) -> Served:
+    settings = EvidenceSettings(
+        database_url=_database(tmp_path_factory, "evidence"), nats_url=fuzz_nats.url,
+        s3_endpoint=s3_endpoint.endpoint, s3_access_key=s3_endpoint.access_key,
+        s3_secret_key=s3_endpoint.secret_key, s3_secure=False,
+        s3_bucket=f"kinerja-fuzz-{uuid.uuid4().hex[:12]}",
+    )
+    return served(build_evidence(settings)[1])
+
+
+@pytest.fixture(scope="module")
+def assessment(served, tmp_path_factory, fuzz_nats) -> Served:
+    settings = AssessmentSettings(database_url=_database(tmp_path_factory, "assessment"), nats_url=fuzz_nats.url)
+    return served(build_assessment(settings)[1])
+
+
+@pytest.fixture(scope="module")
+def ekinerja_sync(served, tmp_path_factory, fuzz_nats) -> Served:
+    simulator_url, stop = _serve(simulator_app(SimulatorSettings(retry_after_s=1)))
+    try:
+        settings = SyncSettings(database_url=_database(tmp_path_factory, "sync"), nats_url=fuzz_nats.url,
+                                ekinerja_base_url=simulator_url, ekinerja_timeout_s=2.0)
+        yield served(build_sync(settings)[1])
+    finally:
+        stop()
+
+
+@planning_schema.parametrize()
+def test_planning(case, planning):
+    planning.check(case)
+
+
+@evidence_schema.parametrize()
+def test_evidence(case, evidence):
+    evidence.check(case)
+
+
+@assessment_schema.parametrize()
+def test_assessment(case, assessment):
+    assessment.check(case)
+
+
+@sync_schema.parametrize()
+def test_ekinerja_sync(case, ekinerja_sync):
+    ekinerja_sync.check(case)
