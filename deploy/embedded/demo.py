@@ -66,6 +66,8 @@ def auth(role: str, nip: str | None = None, npsn: str | None = None, region: str
 
 
 DINAS = lambda: auth("dinas", region=REGION)  # noqa: E731
+# The province's Dinas: the periods are the calendar of KINERJA_PERIOD_REGION (stack.py).
+PROVINCE_DINAS = lambda: auth("dinas", region=REGION[:2] + "0000")  # noqa: E731
 
 
 def check(response: httpx.Response, *expected: int) -> dict:
@@ -110,7 +112,7 @@ def open_period(client: httpx.Client, planning: str, year: int) -> dict:
                    if p["policy"] == "pmm-2024" and p["year"] == year and p["semester"] == 1), None)
     if period is None:
         period = check(client.post(f"{planning}/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": 1},
-                                   headers=DINAS()), 201)
+                                   headers=PROVINCE_DINAS()), 201)
 
     def opened():
         found = check(client.get(f"{planning}/v1/periods/{period['period_id']}", headers=DINAS()), 200)

@@ -42,6 +42,7 @@ from kinerja_shared.testing.servers import (  # noqa: E402
 )
 
 SCRIPTS = Path(sys.executable).parent
+PERIOD_REGION = "020000"
 SERVICES = ["planning", "evidence", "assessment", "ekinerja-sync"]
 
 
@@ -161,6 +162,8 @@ class Stack:
                 # (kinerja_shared.clock.FileClock; the system time while the file is empty).
                 "KINERJA_CLOCK_FILE": str(self.clock_file),
                 "KINERJA_PERIOD_TICK_S": "0.5",
+                # The sample school's province: its Dinas manages the periods (docs/api.md).
+                "KINERJA_PERIOD_REGION": PERIOD_REGION,
                 **self.service_env,
             }
             self._spawn(f"kinerja-{service}", env, log_name=service)

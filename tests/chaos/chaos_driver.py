@@ -111,7 +111,7 @@ class Semester:
     # ------------------------------------------------------------------ set-up (before faults)
     def prepare(self, roster: Path) -> None:
         self.stack.set_clock(datetime(self.year, 1, 10, 10, 0, tzinfo=WIB))
-        dinas = auth("dinas")
+        dinas = auth("sistem")  # set-up of the load, every school whatever its region
         with httpx.Client(timeout=120) as client:
             r = client.post(self.url("planning", "/roster/imports"), content=roster.read_bytes(),
                             headers={**dinas, "Content-Type": "text/csv"})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from planning_harness import start_planning  # noqa: E402
+from planning_harness import CALENDAR_REGION, start_planning  # noqa: E402
 
 from kinerja_planning.settings import Settings  # noqa: E402
 
@@ -20,7 +20,7 @@ def settings(nats_server, database_url) -> Settings:
     return Settings(
         database_url=database_url, nats_url=nats_server.url, outbox_poll_interval_s=0.1,
         # The clock is ticked by the tests themselves (periods.tick), not in the background.
-        roster_max_bytes=64 * 1024, period_tick_s=0,
+        roster_max_bytes=64 * 1024, period_tick_s=0, period_region=CALENDAR_REGION,
     )
 
 

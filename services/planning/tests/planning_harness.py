@@ -124,6 +124,19 @@ def dinas(region: str | None = None) -> dict[str, str]:
     return bearer("dinas", region=region)
 
 
+def sistem() -> dict[str, str]:
+    """The machine identity (scope everywhere): set-up that is not what a test is about."""
+    return bearer("sistem")
+
+
+# The region KINERJA_PERIOD_REGION places the tests' periods at (conftest), and its Dinas.
+CALENDAR_REGION = "020000"
+
+
+def province_dinas() -> dict[str, str]:
+    return dinas(CALENDAR_REGION)
+
+
 RAPOR = {"A.1": "KURANG", "A.2": "SEDANG", "D.1": "KURANG", "D.4": "BAIK"}
 EXPECTATIONS = {v: f"Ekspektasi {label}" for v, label in BERAKHLAK.items()}
 # 10:00 WIB on 10 January 2026: Semester 1 2026 is in its planning stage.
@@ -157,20 +170,20 @@ class Planning:
     async def import_csv(self, text: str, headers: dict | None = None) -> httpx.Response:
         return await self.client.post(
             "/v1/roster/imports", content=text.encode(),
-            headers={"Content-Type": "text/csv", **(headers or dinas())},
+            headers={"Content-Type": "text/csv", **(headers or sistem())},
         )
 
     async def import_csv_bytes(self, data: bytes, headers: dict | None = None) -> httpx.Response:
         return await self.client.post(
-            "/v1/roster/imports", content=data, headers={"Content-Type": "text/csv", **(headers or dinas())}
+            "/v1/roster/imports", content=data, headers={"Content-Type": "text/csv", **(headers or sistem())}
         )
 
-    async def open_period(self, region: str | None = None, year: int = 2026, semester: int = 1) -> dict:
+    async def open_period(self, year: int = 2026, semester: int = 1) -> dict:
         created = await self.client.post(
-            "/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": semester}, headers=dinas()
+            "/v1/periods", json={"policy": "pmm-2024", "year": year, "semester": semester}, headers=province_dinas()
         )
         assert created.status_code == 201, created.text
-        opened = await self.client.post(f"/v1/periods/{created.json()['period_id']}/open", headers=dinas(region))
+        opened = await self.client.post(f"/v1/periods/{created.json()['period_id']}/open", headers=province_dinas())
         assert opened.status_code == 200, opened.text
         return opened.json()
 
@@ -186,7 +199,7 @@ class Planning:
         school = SampleSchool()
         imported = await self.import_csv(school.csv())
         assert imported.status_code == 201, imported.text
-        period = await self.open_period(school.region)
+        period = await self.open_period()
         await self.set_priorities(school, period["period_id"])
         return school, period
 

@@ -17,7 +17,7 @@ from kinerja_shared.errors import AppError
 from kinerja_shared.limits import NAME_MAX
 
 from kinerja_planning.bootstrap import import_roster_file
-from planning_harness import HEADER, SampleSchool, dinas, new_nip, start_planning
+from planning_harness import HEADER, SampleSchool, new_nip, sistem, start_planning
 
 MiB = 1024 * 1024
 
@@ -42,7 +42,7 @@ async def test_a_2mb_roster_name_is_refused_with_422_and_the_outbox_keeps_flowin
     school = SampleSchool()
     rows = rows_of(school)
     rows[2]["name"] = "x" * (2 * 1000 * 1000)
-    refused = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=dinas())
+    refused = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=sistem())
     assert refused.status_code == 422, refused.text[:500]
     error = refused.json()["error"]
     assert error["code"] == "roster_tidak_valid"
@@ -63,7 +63,7 @@ async def test_a_2mb_roster_name_is_refused_with_422_and_the_outbox_keeps_flowin
     assert await planning.counts() == {**await planning.counts(), "Person": 0, "OutboxMessage": 0}
 
     # Later imports are published: nothing stuck in the outbox, nothing parked.
-    imported = await planning.client.post("/v1/roster/imports", json={"rows": rows_of(school)}, headers=dinas())
+    imported = await planning.client.post("/v1/roster/imports", json={"rows": rows_of(school)}, headers=sistem())
     assert imported.status_code == 201, imported.text
     await planning.events("planning.roster.imported", import_id=imported.json()["import_id"])
     assert await planning.all_outbox_sent()
@@ -105,9 +105,9 @@ async def test_pagination_is_bounded(planning):
     for params, field in (({"page": 10**18}, "query.page"), ({"page": 100_001}, "query.page"),
                           ({"page": 0}, "query.page"), ({"page_size": 201}, "query.page_size")):
         for path in ("/v1/plans", "/v1/plans/inbox"):
-            r = await planning.client.get(path, params=params, headers=dinas())
+            r = await planning.client.get(path, params=params, headers=sistem())
             assert r.status_code == 422, (path, params, r.text)
             assert r.json()["error"]["code"] == "input_tidak_valid"
             assert r.json()["error"]["details"][0]["field"] == field
-    r = await planning.client.get("/v1/plans", params={"page": 100_000}, headers=dinas())
+    r = await planning.client.get("/v1/plans", params={"page": 100_000}, headers=sistem())
     assert r.status_code == 200 and r.json()["plans"] == []

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from kinerja_shared.testing.http import bearer
 
-from planning_harness import EXPECTATIONS, SampleSchool, complete_steps, dinas, new_nip
+from planning_harness import EXPECTATIONS, SampleSchool, complete_steps, dinas, new_nip, sistem
 
 PLAN_KEYS = {
     "plan_id", "period_id", "kind", "teacher_nip", "teacher_name", "school_npsn", "assessor_nip",
@@ -93,7 +93,7 @@ async def test_draft_step_by_step_submit_return_resubmit_agree_with_events(plann
         response = await getattr(planning.client, method)(path, json=json_body, headers=headers)
         assert response.status_code == 409 and response.json()["error"]["code"] == code, response.text
     assert await planning.counts() == before
-    assert (await planning.client.get(f"/v1/plans/{pid}", headers=dinas())).json()["rangkuman"] == "Revisi"
+    assert (await planning.client.get(f"/v1/plans/{pid}", headers=sistem())).json()["rangkuman"] == "Revisi"
 
 
 async def test_bad_plans_get_a_clear_error_and_change_nothing(planning):
@@ -131,7 +131,7 @@ async def test_bad_plans_get_a_clear_error_and_change_nothing(planning):
     assert "antara 32 dan 128" in refused.json()["error"]["message"]
 
     # Starting a plan: a period not open, no such period, twice, not in the roster.
-    scheduled = await planning.client.post("/v1/periods", json={"policy": "pmm-2024", "year": 2027, "semester": 1}, headers=dinas())
+    scheduled = await planning.client.post("/v1/periods", json={"policy": "pmm-2024", "year": 2027, "semester": 1}, headers=sistem())
     outsider = new_nip()
     cases = [
         ({"period_id": scheduled.json()["period_id"]}, school.guru(1), 409, "periode_belum_dibuka"),
@@ -139,7 +139,7 @@ async def test_bad_plans_get_a_clear_error_and_change_nothing(planning):
         ({"period_id": pid_period}, school.guru(0), 409, "rencana_sudah_ada"),
         ({"period_id": pid_period}, bearer("guru", nip=outsider, npsn=school.npsn), 403, "tidak_terdaftar_di_roster"),
         ({"period_id": pid_period}, bearer("guru", nip=school.ks_nip, npsn=school.npsn), 403, "tidak_terdaftar_di_roster"),
-        ({"period_id": pid_period}, dinas(), 403, "peran_tidak_diizinkan"),
+        ({"period_id": pid_period}, sistem(), 403, "peran_tidak_diizinkan"),
         ({"period_id": pid_period, **complete_steps(indicator="A.2")}, school.guru(1), 422, "indikator_bukan_prioritas"),
         ({}, school.guru(1), 422, "input_tidak_valid"),
     ]
@@ -191,9 +191,10 @@ async def test_a_principals_plan_is_agreed_by_their_pengawas(planning):
     inbox = await planning.client.get("/v1/plans/inbox", headers=pengawas)
     assert [p["plan_id"] for p in inbox.json()["plans"]] == [plan["plan_id"]]
     # Nobody else agrees it: not the principal themself, not a guru, not the Dinas.
-    for headers in (school.ks(), school.guru(0), dinas()):
+    for headers, code in ((school.ks(), "bukan_penilai"), (school.guru(0), "peran_tidak_diizinkan"),
+                          (sistem(), "peran_tidak_diizinkan")):
         response = await planning.approve(school, plan["plan_id"], headers=headers)
-        assert response.status_code == 403 and response.json()["error"]["code"] == "bukan_penilai"
+        assert response.status_code == 403 and response.json()["error"]["code"] == code
     approved = await planning.approve(school, plan["plan_id"], headers=pengawas)
     assert approved.status_code == 200, approved.text
     [(_, event, _)] = await planning.events("planning.plan.approved", plan_id=plan["plan_id"])
@@ -208,19 +209,21 @@ async def test_who_may_agree_return_and_read(planning):
     other_school = SampleSchool()
     assert (await planning.import_csv(other_school.csv())).status_code == 201
     before = await planning.counts()
-    for headers in (school.guru(0), school.guru(1), other_school.ks(), bearer("pengawas", nip=school.pengawas_nip),
-                    dinas(), bearer("guru", nip=school.ks_nip, npsn=school.npsn)):
+    for headers, code in ((school.guru(0), "peran_tidak_diizinkan"), (school.guru(1), "peran_tidak_diizinkan"),
+                          (other_school.ks(), "bukan_penilai"), (bearer("pengawas", nip=school.pengawas_nip), "bukan_penilai"),
+                          (dinas(school.region), "peran_tidak_diizinkan"),
+                          (bearer("guru", nip=school.ks_nip, npsn=school.npsn), "peran_tidak_diizinkan")):
         for path, body in ((f"/v1/plans/{pid}/approve", {"perilaku_kerja": EXPECTATIONS}), (f"/v1/plans/{pid}/return", {"reason": "x"})):
             response = await planning.client.post(path, json=body, headers=headers)
-            assert response.status_code == 403 and response.json()["error"]["code"] == "bukan_penilai", response.text
+            assert response.status_code == 403 and response.json()["error"]["code"] == code, response.text
     for body in (None, {}, {"reason": "   "}):
         response = await planning.client.post(f"/v1/plans/{pid}/return", json=body, headers=school.ks())
         assert response.status_code == 422 and response.json()["error"]["code"] == "alasan_wajib_diisi"
     partial = await planning.client.post(f"/v1/plans/{pid}/approve", json={"perilaku_kerja": {"akuntabel": "x"}}, headers=school.ks())
     assert partial.status_code == 422 and partial.json()["error"]["code"] == "ekspektasi_perilaku_belum_lengkap"
-    for who in (school.guru(1), school.ks(), dinas()):
+    for who, code in ((school.guru(1), "akses_ditolak"), (school.ks(), "akses_ditolak"), (sistem(), "peran_tidak_diizinkan")):
         response = await planning.client.put(f"/v1/plans/{pid}/steps/rangkuman", json="x", headers=who)
-        assert response.status_code == 403 and response.json()["error"]["code"] == "akses_ditolak"
+        assert response.status_code == 403 and response.json()["error"]["code"] == code
     waiting = await planning.client.put(f"/v1/plans/{pid}/steps/rangkuman", json="x", headers=school.guru(0))
     assert waiting.status_code == 409 and waiting.json()["error"]["code"] == "status_rencana_tidak_sesuai"
     for path in ("approve", "return", "submit"):
@@ -228,7 +231,7 @@ async def test_who_may_agree_return_and_read(planning):
         assert response.status_code == 404 and response.json()["error"]["code"] == "rencana_tidak_ditemukan"
     assert await planning.counts() == before
 
-    for headers in (school.guru(0), school.ks(), dinas(), bearer("operator_dinas")):
+    for headers in (school.guru(0), school.ks(), sistem(), dinas(school.region), bearer("operator_dinas", region=school.region)):
         assert (await planning.client.get(f"/v1/plans/{pid}", headers=headers)).status_code == 200
     for headers in (school.guru(1), other_school.ks(), other_school.guru(0), bearer("pengawas", nip=school.pengawas_nip)):
         response = await planning.client.get(f"/v1/plans/{pid}", headers=headers)
@@ -239,12 +242,12 @@ async def test_who_may_agree_return_and_read(planning):
 async def test_a_closed_period_freezes_its_plans(planning):
     school, period = await planning.school_with_open_period()
     plan = await planning.submit(school, period["period_id"])
-    assert (await planning.client.post(f"/v1/periods/{period['period_id']}/close", headers=dinas())).status_code == 200
+    assert (await planning.client.post(f"/v1/periods/{period['period_id']}/close", headers=sistem())).status_code == 200
     before = await planning.counts()
     approve = await planning.approve(school, plan["plan_id"])
     assert approve.status_code == 409 and approve.json()["error"]["code"] == "periode_sudah_ditutup"
     assert await planning.counts() == before
-    assert (await planning.client.get(f"/v1/plans/{plan['plan_id']}", headers=dinas())).json()["status"] == "submitted"
+    assert (await planning.client.get(f"/v1/plans/{plan['plan_id']}", headers=sistem())).json()["status"] == "submitted"
 
 
 async def test_queries_lists_inbox_and_completion_paginated(planning):
@@ -267,13 +270,13 @@ async def test_queries_lists_inbox_and_completion_paginated(planning):
     assert await ids(school.guru(0), teacher_nip=school.guru_nips[1]) == set()  # filters never widen
     assert await ids(school.ks()) == {mine["plan_id"], colleague["plan_id"]}
     assert await ids(school.ks(), status="submitted") == {colleague["plan_id"]}
-    assert await ids(dinas()) == {mine["plan_id"], colleague["plan_id"], elsewhere["plan_id"]}
-    assert await ids(dinas(), npsn=other_school.npsn) == {elsewhere["plan_id"]}
-    page1 = (await planning.client.get("/v1/plans", params={"page_size": 2}, headers=dinas())).json()
-    page2 = (await planning.client.get("/v1/plans", params={"page_size": 2, "page": 2}, headers=dinas())).json()
+    assert await ids(sistem()) == {mine["plan_id"], colleague["plan_id"], elsewhere["plan_id"]}
+    assert await ids(sistem(), npsn=other_school.npsn) == {elsewhere["plan_id"]}
+    page1 = (await planning.client.get("/v1/plans", params={"page_size": 2}, headers=sistem())).json()
+    page2 = (await planning.client.get("/v1/plans", params={"page_size": 2, "page": 2}, headers=sistem())).json()
     assert (page1["total"], len(page1["plans"]), len(page2["plans"])) == (3, 2, 1)
-    assert {p["plan_id"] for p in page1["plans"] + page2["plans"]} == await ids(dinas())
-    bad_page = await planning.client.get("/v1/plans", params={"page_size": 1000}, headers=dinas())
+    assert {p["plan_id"] for p in page1["plans"] + page2["plans"]} == await ids(sistem())
+    bad_page = await planning.client.get("/v1/plans", params={"page_size": 1000}, headers=sistem())
     assert bad_page.status_code == 422 and bad_page.json()["error"]["code"] == "input_tidak_valid"
     assert bad_page.json()["error"]["details"][0]["field"] == "query.page_size"
 
@@ -290,7 +293,7 @@ async def test_queries_lists_inbox_and_completion_paginated(planning):
     other = await planning.client.get(f"/v1/completion/schools/{school.npsn}", params={"period_id": pid_period}, headers=other_school.ks())
     assert other.status_code == 403
     district = await planning.client.get(f"/v1/completion/districts/{school.region}",
-                                         params={"period_id": pid_period, "page_size": 1}, headers=dinas())
+                                         params={"period_id": pid_period, "page_size": 1}, headers=sistem())
     assert district.status_code == 200, district.text
     d = district.json()
     assert (d["schools"], len(d["items"]), d["totals"]["teachers"], d["totals"]["agreed"], d["totals"]["draft"]) == (2, 1, 4, 1, 1)
@@ -307,8 +310,8 @@ async def test_bad_priorities_change_nothing(planning):
         ({"results": {"A.1": "KURANG"}, "priorities": ["D.1"]}, school.ks(), 422, "prioritas_tidak_valid"),
         ({"results": {"Z.1": "KURANG"}, "priorities": ["Z.1"]}, school.ks(), 422, "prioritas_tidak_valid"),
         ({"results": {"A.1": "KURANG"}, "priorities": []}, school.ks(), 422, "prioritas_tidak_valid"),
-        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, school.guru(0), 403, "akses_ditolak"),
-        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, dinas(), 403, "akses_ditolak"),
+        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, school.guru(0), 403, "peran_tidak_diizinkan"),
+        ({"results": {"A.1": "KURANG"}, "priorities": ["A.1"]}, dinas(school.region), 403, "peran_tidak_diizinkan"),
     ):
         response = await planning.client.put(path, json=body, headers=headers)
         assert response.status_code == status and response.json()["error"]["code"] == code, response.text

@@ -9,13 +9,13 @@ import sys
 
 from kinerja_shared.testing.http import bearer
 
-from planning_harness import DAPODIK_HEADER, HEADER, SampleSchool, dinas, new_nip
+from planning_harness import DAPODIK_HEADER, HEADER, SampleSchool, dinas, new_nip, sistem
 
 
 async def test_a_clean_school_is_ready(planning):
     school = SampleSchool(dapodik=True)
     assert (await planning.import_csv(school.csv())).status_code == 201
-    response = await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=dinas())
+    response = await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=sistem())
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["ready"], body["people"], body["issues"]) == (True, 3, [])
@@ -37,7 +37,7 @@ async def test_mismatches_are_reported_with_the_actor_who_fixes_them(planning):
     moved = moved.removesuffix("Kepala Sekolah") + "Guru Kelas"  # jenis PTK follows the new role
     assert (await planning.import_csv("\n".join([DAPODIK_HEADER, moved]) + "\n")).status_code == 201
 
-    response = await planning.client.get(f"/v1/readiness/schools/{a.npsn}", headers=dinas())
+    response = await planning.client.get(f"/v1/readiness/schools/{a.npsn}", headers=sistem())
     body = response.json()
     assert body["ready"] is False
     found = {(i["code"], i["nip"], i["actor"]) for i in body["issues"]}
@@ -61,12 +61,12 @@ async def test_mismatches_are_reported_with_the_actor_who_fixes_them(planning):
     # Who may look: the school's own operator yes; another school's, a guru, another district's dinas no.
     own = await planning.client.get(f"/v1/readiness/schools/{a.npsn}", headers=bearer("operator_sekolah", npsn=a.npsn))
     assert own.status_code == 200
-    for headers in (bearer("operator_sekolah", npsn=b.npsn), a.guru(0)):
+    for headers, code in ((bearer("operator_sekolah", npsn=b.npsn), "akses_ditolak"), (a.guru(0), "peran_tidak_diizinkan")):
         refused = await planning.client.get(f"/v1/readiness/schools/{a.npsn}", headers=headers)
-        assert refused.status_code == 403 and refused.json()["error"]["code"] == "akses_ditolak"
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == code
     other = await planning.client.get(f"/v1/readiness/districts/{a.region}", headers=dinas("999999"))
     assert other.status_code == 403
-    missing = await planning.client.get("/v1/readiness/schools/29999997", headers=dinas())
+    missing = await planning.client.get("/v1/readiness/schools/29999997", headers=sistem())
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "sekolah_tidak_ditemukan"
 
 
@@ -99,7 +99,7 @@ async def test_nik_and_jenis_ptk_missing_or_disagreeing(planning):
         school.guru_line(3),
     ]
     assert (await planning.import_csv("\n".join(lines) + "\n")).status_code == 201
-    body = (await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=dinas())).json()
+    body = (await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=sistem())).json()
     found = {(i["code"], i["nip"], i["actor"]) for i in body["issues"]}
     assert found == {
         ("nik_nip_tidak_sesuai", school.ks_nip, "bkd"),
@@ -115,13 +115,13 @@ async def test_nik_and_jenis_ptk_missing_or_disagreeing(planning):
     # A roster imported without the Dapodik columns: every person lacks NIK and jenis PTK.
     old = SampleSchool()
     assert (await planning.import_csv(old.csv())).status_code == 201
-    body = (await planning.client.get(f"/v1/readiness/schools/{old.npsn}", headers=dinas())).json()
+    body = (await planning.client.get(f"/v1/readiness/schools/{old.npsn}", headers=sistem())).json()
     codes = sorted(i["code"] for i in body["issues"])
     assert codes == ["jenis_ptk_tidak_ada"] * 3 + ["nik_tidak_ada"] * 3
     # Re-imported with them, the school is ready; the columns' absence had not erased anything.
     old.dapodik = True
     assert (await planning.import_csv(old.csv())).status_code == 201
-    body = (await planning.client.get(f"/v1/readiness/schools/{old.npsn}", headers=dinas())).json()
+    body = (await planning.client.get(f"/v1/readiness/schools/{old.npsn}", headers=sistem())).json()
     assert body["ready"] is True, body
 
 

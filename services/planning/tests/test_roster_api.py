@@ -13,7 +13,7 @@ from kinerja_shared.testing.http import bearer
 
 from kinerja_planning.adapters.tables import Person, School
 from kinerja_planning.bootstrap import import_roster_file
-from planning_harness import HEADER, SampleSchool, dinas, new_nip, start_planning
+from planning_harness import HEADER, SampleSchool, new_nip, start_planning, sistem
 
 SAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "embedded" / "sample_roster.csv"
 
@@ -46,7 +46,7 @@ async def test_sample_roster_is_imported_and_published_per_school(planning):
     assert all("nik" not in p for p in people.values())  # personal data stays in planning
 
     # The school's people as the dinas and the kepala sekolah see them.
-    listed = await planning.client.get("/v1/schools/20212345/people", headers=dinas())
+    listed = await planning.client.get("/v1/schools/20212345/people", headers=sistem())
     assert listed.status_code == 200
     school = listed.json()
     assert (school["npsn"], school["name"], school["region_code"]) == ("20212345", "SD Negeri 1 Cibinong", "020500")
@@ -61,10 +61,10 @@ async def test_sample_roster_is_imported_and_published_per_school(planning):
     assert (await planning.client.get("/v1/schools/20212345/people", headers=ks)).status_code == 200
     guru = bearer("guru", nip="198503122010012001", npsn="20212345")
     refused = await planning.client.get("/v1/schools/20212345/people", headers=guru)
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "akses_ditolak"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "peran_tidak_diizinkan"
     other_ks = bearer("kepala_sekolah", nip=new_nip(), npsn="29999999")
     assert (await planning.client.get("/v1/schools/20212345/people", headers=other_ks)).status_code == 403
-    missing = await planning.client.get("/v1/schools/29999999/people", headers=dinas())
+    missing = await planning.client.get("/v1/schools/29999999/people", headers=sistem())
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "sekolah_tidak_ditemukan"
 
 
@@ -78,7 +78,7 @@ async def test_reimport_updates_idempotently_and_multipart_works(planning):
     # Same people, one renamed, sent as a multipart upload: updated in place, not duplicated.
     renamed = school.csv().replace("Guru 1", "Guru Satu, S.Pd.")
     second = await planning.client.post(
-        "/v1/roster/imports", files={"file": ("roster.csv", renamed.encode(), "text/csv")}, headers=dinas()
+        "/v1/roster/imports", files={"file": ("roster.csv", renamed.encode(), "text/csv")}, headers=sistem()
     )
     assert second.status_code == 201, second.text
     assert (second.json()["schools"], second.json()["people"]) == (1, 4)
@@ -139,7 +139,7 @@ async def test_assessor_already_imported_and_operator_sekolah_scope(planning):
     other = SampleSchool()
     mixed = "\n".join([HEADER, school.guru_line(1), other.pengawas_line(), other.ks_line()]) + "\n"
     refused = await planning.import_csv(mixed, operator)
-    assert refused.status_code == 422
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "roster_di_luar_cakupan"
     assert sorted(d["line"] for d in refused.json()["error"]["details"]) == [3, 4]
     assert await planning.counts() == before
 
@@ -149,12 +149,12 @@ async def test_assessor_already_imported_and_operator_sekolah_scope(planning):
         assert response.status_code == 403 and response.json()["error"]["code"] == "peran_tidak_diizinkan"
     no_npsn = await planning.import_csv(school.csv(), bearer("operator_sekolah"))
     assert no_npsn.status_code == 403
-    empty = await planning.client.post("/v1/roster/imports", content=b"", headers={"Content-Type": "text/csv", **dinas()})
+    empty = await planning.client.post("/v1/roster/imports", content=b"", headers={"Content-Type": "text/csv", **sistem()})
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "berkas_wajib_diisi"
-    no_file = await planning.client.post("/v1/roster/imports", files={"other": ("a.csv", b"x")}, headers=dinas())
+    no_file = await planning.client.post("/v1/roster/imports", files={"other": ("a.csv", b"x")}, headers=sistem())
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "berkas_wajib_diisi"
     as_xml = await planning.client.post(
-        "/v1/roster/imports", content=b"<roster/>", headers={"Content-Type": "application/xml", **dinas()}
+        "/v1/roster/imports", content=b"<roster/>", headers={"Content-Type": "application/xml", **sistem()}
     )
     assert as_xml.status_code == 415 and as_xml.json()["error"]["code"] == "jenis_konten_tidak_didukung"
     huge = await planning.import_csv(school.csv() * 2000)

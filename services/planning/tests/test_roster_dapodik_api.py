@@ -11,7 +11,7 @@ from kinerja_shared.testing.http import bearer
 
 from kinerja_planning.adapters.tables import Person, School
 from kinerja_planning.service_layer.roster_stream import import_roster_path
-from planning_harness import DAPODIK_HEADER, HEADER, SampleSchool, dinas, new_nip
+from planning_harness import DAPODIK_HEADER, HEADER, SampleSchool, new_nip, sistem
 from test_roster_stream import OPERATOR, _file
 
 
@@ -96,9 +96,9 @@ async def test_a_complete_import_finds_who_left_and_publishes_them(planning):
     async with planning.runtime.session_factory() as session:
         gone = await session.get(Person, leaver)
         assert (gone.npsn, gone.left_npsn) == (None, school.npsn) and gone.left_at is not None
-    listed = await planning.client.get(f"/v1/schools/{school.npsn}/people", headers=dinas())
+    listed = await planning.client.get(f"/v1/schools/{school.npsn}/people", headers=sistem())
     assert leaver not in {p["nip"] for p in listed.json()["people"]}
-    readiness = await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=dinas())
+    readiness = await planning.client.get(f"/v1/readiness/schools/{school.npsn}", headers=sistem())
     assert (readiness.json()["people"], readiness.json()["ready"]) == (3, True)
     # Who left can no longer plan.
     created = await planning.client.post(
@@ -109,7 +109,7 @@ async def test_a_complete_import_finds_who_left_and_publishes_them(planning):
     # The same complete file again: nothing leaves, nothing is published.
     outbox = await planning.count_outbox()
     again = await planning.client.post(
-        "/v1/roster/imports?complete=true", content=without.encode(), headers={"Content-Type": "text/csv", **dinas()}
+        "/v1/roster/imports?complete=true", content=without.encode(), headers={"Content-Type": "text/csv", **sistem()}
     )
     assert (again.json()["left"], again.json()["published_schools"]) == (0, 0)
     assert await planning.count_outbox() == outbox
@@ -129,7 +129,7 @@ async def test_a_complete_file_without_the_kepala_sekolah_its_guru_name_is_refus
     before = await planning.counts()
     only_guru = "\n".join([school.header(), school.guru_line(0), school.guru_line(1)]) + "\n"
     response = await planning.client.post(
-        "/v1/roster/imports?complete=true", content=only_guru.encode(), headers={"Content-Type": "text/csv", **dinas()}
+        "/v1/roster/imports?complete=true", content=only_guru.encode(), headers={"Content-Type": "text/csv", **sistem()}
     )
     assert response.status_code == 422
     details = response.json()["error"]["details"]
@@ -143,7 +143,7 @@ async def test_a_complete_file_without_the_kepala_sekolah_its_guru_name_is_refus
 async def test_json_import_follows_the_csv_rules(planning):
     school = SampleSchool(dapodik=True)
     rows = _rows(school.csv())
-    response = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=dinas())
+    response = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=sistem())
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["schools"], body["people"], body["added"], body["published_schools"]) == (1, 4, 4, 1)
@@ -160,7 +160,7 @@ async def test_json_import_follows_the_csv_rules(planning):
     before = await planning.counts()
     ghost = rows[3] | {"nip": new_nip(), "npsn": "29999995", "school_name": ""}  # a school that does not exist
     bad = [rows[0], rows[1] | {"name": "Kepala Baru"}, rows[2] | {"nik": "1"}, ghost, rows[3] | {"role": 7}]
-    refused = await planning.client.post("/v1/roster/imports", json={"rows": bad}, headers=dinas())
+    refused = await planning.client.post("/v1/roster/imports", json={"rows": bad}, headers=sistem())
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["code"] == "roster_tidak_valid"
@@ -171,16 +171,16 @@ async def test_json_import_follows_the_csv_rules(planning):
     assert sorted(by_line) == [3, 4, 5]
 
     broken = await planning.client.post(
-        "/v1/roster/imports", content=b'{"rows": [', headers={"Content-Type": "application/json", **dinas()}
+        "/v1/roster/imports", content=b'{"rows": [', headers={"Content-Type": "application/json", **sistem()}
     )
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "input_tidak_valid"
-    no_rows = await planning.client.post("/v1/roster/imports", json={"people": rows}, headers=dinas())
+    no_rows = await planning.client.post("/v1/roster/imports", json={"people": rows}, headers=sistem())
     assert no_rows.status_code == 422
     assert [d["line"] for d in no_rows.json()["error"]["details"]] == [0]
     operator = bearer("operator_sekolah", npsn="29999994")
     other_school = await planning.client.post("/v1/roster/imports", json={"rows": rows[1:]}, headers=operator)
-    assert other_school.status_code == 422
-    assert all("bukan sekolah Anda" in d["problems"][-1] for d in other_school.json()["error"]["details"])
+    assert other_school.status_code == 403
+    assert all("di luar cakupan Anda" in d["problems"][0] for d in other_school.json()["error"]["details"])
     assert await planning.counts() == before
     async with planning.runtime.session_factory() as session:
         assert (await session.get(Person, school.ks_nip)).name == "Kepala, S.Pd."

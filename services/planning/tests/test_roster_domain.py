@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kinerja_planning.domain.roster import KnownPerson, check_roster, parse_roster
+from kinerja_planning.domain.roster import KnownPerson, Placement, check_roster, check_scope, parse_roster
 
 
 # ------------------------------------------------------------------ roster lines
@@ -15,9 +15,9 @@ KS = "20212345,SD 1,020500,197204151998022001,Siti,kepala_sekolah,Kepala Sekolah
 GURU = "20212345,SD 1,020500,198503122010012001,Dewi,guru,Guru Kelas,Ahli Muda,III/c,PNS,197204151998022001"
 
 
-def report_for(*lines: str, known=None, only_npsn=None) -> dict[int, list[str]]:
+def report_for(*lines: str, known=None) -> dict[int, list[str]]:
     parsed = parse_roster(("\n".join([HEADER, *lines]) + "\n").encode())
-    return {d["line"]: d["problems"] for d in check_roster(parsed, known or {}, only_npsn=only_npsn)}
+    return {d["line"]: d["problems"] for d in check_roster(parsed, known or {})}
 
 
 def test_a_good_file_has_no_problems_and_canonical_values():
@@ -92,13 +92,24 @@ def test_pengawas_rows_have_no_school_and_no_assessor():
     }
 
 
-def test_an_operator_sekolah_imports_only_their_school():
+def test_an_importer_writes_only_schools_and_people_in_their_scope():
     other = "29999999,SD 2,020500,199002202015032003,Rina,guru,Guru,Ahli Pertama,III/a,PNS,197204151998022001"
-    report = report_for(KS, GURU, other, known={
-        "196805141993031002": KnownPerson("196805141993031002", "pengawas", None)
-    }, only_npsn="20212345")
-    assert 4 in report and any("bukan sekolah Anda" in p for p in report[4])
-    assert 2 not in report and 3 not in report
+    parsed = parse_roster(("\n".join([HEADER, PENGAWAS, KS, GURU, other]) + "\n").encode())
+
+    def scope(*, may, schools=None, people=None) -> dict[int, list[str]]:
+        return {d["line"]: d["problems"] for d in check_scope(parsed.rows, may=may, schools=schools or {}, people=people or {})}
+
+    # An operator sekolah: their school only, so neither the pengawas' line nor another school's.
+    own_school = lambda npsn, region: npsn == "20212345"  # noqa: E731
+    assert set(scope(may=own_school)) == {2, 5}
+    # ...nor someone now at another school, even on a line of their own school.
+    moved = scope(may=own_school, people={"198503122010012001": Placement("20219999", "020500")})
+    assert set(moved) == {2, 4, 5} and "NPSN 20219999" in moved[4][0]
+    assert 4 not in scope(may=own_school, people={"198503122010012001": Placement("20212345", "020500")})
+    # A district's Dinas: a school stored in another district is not theirs, whatever the file says.
+    district = lambda npsn, region: region == "020500"  # noqa: E731
+    assert scope(may=district) == {}
+    assert set(scope(may=district, schools={"29999999": "020600"})) == {5}
 
 
 def test_one_school_keeps_one_name_and_region():

@@ -9,7 +9,7 @@ from kinerja_planning.adapters.tables import Person
 from kinerja_planning.service_layer.roster_stream import import_roster_path
 from planning_harness import HEADER, SampleSchool, new_nip
 
-OPERATOR = Principal(sub="cli", role="operator_dinas")
+OPERATOR = Principal(sub="cli", role="sistem")  # the command line's identity
 
 
 def _file(tmp_path, lines: list[str], encoding: str = "utf-8"):

@@ -70,7 +70,8 @@ async def import_roster_file(
         await upgrade_database(engine, MIGRATIONS)
         uow = UnitOfWorkFactory(make_session_factory(engine), settings.service_name,
                                 event_max_bytes=settings.event_max_bytes)
-        principal = Principal(sub=imported_by, role="operator_dinas")
+        # The command line reads any school's file: the machine identity, scope everywhere.
+        principal = Principal(sub=imported_by, role="sistem")
         # Streamed in batches: a province file is never held whole (service_layer/roster_stream).
         return await roster_stream.import_roster_path(uow, principal, path, progress=progress, complete=complete)
     finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pydantic import field_validator
+
+from kinerja_shared.identifiers import region_problem
 from kinerja_shared.settings import ServiceSettings
 
 MiB = 1024 * 1024
@@ -16,3 +19,14 @@ class Settings(ServiceSettings):
     # happens at most once whatever the number of replicas (row locks). 0 turns the background
     # clock off: tests call periods.tick themselves, so no tick races their requests.
     period_tick_s: float = 30.0
+    # Periods have no school or district: they are this deployment's calendar, placed at this
+    # region (a province xx0000, or a district). The dinas and operator_dinas whose region claim
+    # covers it create, move, open and close periods; unset, only a sistem token does.
+    period_region: str | None = None
+
+    @field_validator("period_region")
+    @classmethod
+    def _a_region_code(cls, value: str | None) -> str | None:
+        if value and (problem := region_problem(value)):
+            raise ValueError(f"KINERJA_PERIOD_REGION: {problem}")
+        return value or None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kinerja_shared.identifiers import (
@@ -409,13 +409,54 @@ def _parse_dapodik(v: dict[str, str], role: str | None, problems: list[str]) -> 
     return out
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a stored person is now: their school (none for a pengawas) and district."""
+
+    npsn: str | None
+    region_code: str
+
+
+def check_scope(
+    rows: Iterable[RosterRow], *, may: Callable[[str | None, str | None], bool],
+    schools: Mapping[str, str], people: Mapping[str, Placement],
+) -> list[dict]:
+    """The lines an importer may not write. ``may(npsn, region)``: whether the importer's scope
+    covers that school (or, for a pengawas, that district). A line is out of scope when its
+    school is (as the file places it, or as stored in ``schools``: NPSN -> region code), or when
+    it moves a person who is now at another school or district (``people``: NIP -> placement,
+    people on a roster only) outside it: moving someone between schools needs a scope covering
+    both. Returns the report of every such line (empty when the importer may write them all)."""
+    report: list[dict] = []
+    for row in rows:
+        problems: list[str] = []
+        if not may(row.npsn, row.region_code):
+            problems.append(
+                f"sekolah NPSN {row.npsn} (kode wilayah {row.region_code}) di luar cakupan Anda" if row.npsn
+                else f"pengawas kode wilayah {row.region_code} di luar cakupan Anda"
+            )
+        stored_region = schools.get(row.npsn) if row.npsn else None
+        if stored_region is not None and stored_region != row.region_code and not may(row.npsn, stored_region):
+            problems.append(f"sekolah NPSN {row.npsn} terdaftar di kode wilayah {stored_region}, di luar cakupan Anda")
+        now = people.get(row.nip)
+        if now is not None and (now.npsn, now.region_code) != (row.npsn, row.region_code) and not may(now.npsn, now.region_code):
+            where = f"sekolah NPSN {now.npsn}" if now.npsn else f"kode wilayah {now.region_code} (pengawas)"
+            problems.append(
+                f"NIP ini sekarang terdaftar di {where}, di luar cakupan Anda: memindahkannya ke sekolah lain "
+                "dilakukan oleh dinas yang mencakup kedua sekolah"
+            )
+        if problems:
+            report.append(LineProblems(row.line, row.nip, problems).as_dict())
+    return report
+
+
 def check_roster(
-    parsed: ParsedRoster, known: Mapping[str, KnownPerson], *, only_npsn: str | None = None,
+    parsed: ParsedRoster, known: Mapping[str, KnownPerson], *,
     known_schools: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Check the lines against each other and against ``known`` (people already stored) and
-    ``known_schools`` (NPSN -> region code of schools already stored).
-    ``only_npsn``: an operator_sekolah may only import their own school.
+    ``known_schools`` (NPSN -> region code of schools already stored). Who may write which
+    line is :func:`check_scope`'s.
     Returns the report of every bad line (empty when the file can be imported)."""
     first_line_of: dict[str, int] = {}
     for line in sorted(parsed.nips_by_line):
@@ -431,8 +472,6 @@ def check_roster(
         if first_line_of[row.nip] != row.line:
             continue  # a duplicate, reported above
         listed[row.nip] = row
-        if only_npsn is not None and row.npsn != only_npsn:
-            parsed.add(row.line, row.nip, f"baris ini bukan sekolah Anda (NPSN {only_npsn})")
         if row.npsn and row.school_name:
             first = school_first.setdefault(row.npsn, row)
             if first.school_conflict(row):

@@ -8,6 +8,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from kinerja_shared import access
+from kinerja_shared.access_rules.planning import (
+    DISTRICT_READINESS_READ, PEOPLE_READ, READINESS_READ, ROSTER_IMPORT,
+)
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
@@ -150,7 +154,7 @@ async def _one(data: bytes):
     "0 the document). JSON rows are objects keyed by the CSV column names. With `complete=true` the "
     "file is the whole roster of every school it lists: people stored there and absent from the file "
     "leave (`left`). Roles: dinas, operator_dinas, operator_sekolah (own NPSN only).",
-    openapi_extra=_CSV_BODY,
+    openapi_extra={**_CSV_BODY, **access.action_extra(ROSTER_IMPORT)},
     responses=_errors(
         (422, "roster_tidak_valid", "bad lines, see details[].line/nip/problems"),
         (422, "berkas_wajib_diisi", "no file or an empty file"),
@@ -166,7 +170,7 @@ async def import_roster(
     complete: bool = Query(False, description="the file is the whole roster of each school it lists"),
 ) -> ImportOut:
     # Refuse the wrong role before reading a large body.
-    principal.require_role(*roster.IMPORT_ROLES)
+    roster.may_import(principal)
     data = await _roster_bytes(request)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
         try:
@@ -226,6 +230,7 @@ def _person_out(p: Person) -> PersonOut:
         (404, "sekolah_tidak_ditemukan", "no such school"),
         (403, "akses_ditolak", "another school"),
     ),
+    openapi_extra=access.action_extra(PEOPLE_READ),
 )
 async def school_people(npsn: str, request: Request, principal: CurrentPrincipal) -> SchoolPeopleOut:
     school, people = await roster.school_people(_uow(request), principal, npsn)
@@ -277,6 +282,7 @@ class DistrictReadinessOut(BaseModel):
         (404, "sekolah_tidak_ditemukan", "no such school"),
         (403, "akses_ditolak", "another school"),
     ),
+    openapi_extra=access.action_extra(READINESS_READ),
 )
 async def school_readiness(npsn: str, request: Request, principal: CurrentPrincipal) -> SchoolReadinessOut:
     return SchoolReadinessOut(**await readiness.school_readiness(_uow(request), principal, npsn))
@@ -287,6 +293,7 @@ async def school_readiness(npsn: str, request: Request, principal: CurrentPrinci
     tags=["readiness"],
     summary="A district's readiness: counts per actor, and the issues of every school not ready",
     responses=_errors((403, "akses_ditolak", "not dinas, or a dinas token of another district")),
+    openapi_extra=access.action_extra(DISTRICT_READINESS_READ),
 )
 async def district_readiness(code: str, request: Request, principal: CurrentPrincipal) -> DistrictReadinessOut:
     return DistrictReadinessOut(**await readiness.district_readiness(_uow(request), principal, code))

@@ -9,6 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from kinerja_shared import access
+from kinerja_shared.access_rules.planning import (
+    COMPLETION_READ, DISTRICT_COMPLETION_READ, PERIOD_MANAGE, PERIOD_READ, PLAN_CREATE, PLAN_EDIT, PLAN_READ,
+    PLAN_REVIEW, POLICIES_READ, PRIORITIES_READ, PRIORITIES_SET,
+)
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.clock import Clock, jakarta_date
 from kinerja_shared.limits import PAGE_MAX
@@ -38,6 +43,10 @@ PAGE = Query(1, ge=1, le=PAGE_MAX)
 PAGE_SIZE = Query(50, ge=1, le=MAX_PAGE_SIZE)
 
 
+def _calendar(request: Request) -> str | None:
+    return request.app.state.settings.period_region
+
+
 def _page(page: int = PAGE, page_size: int = PAGE_SIZE) -> Page:
     return Page(page, page_size)
 
@@ -45,7 +54,8 @@ def _page(page: int = PAGE, page_size: int = PAGE_SIZE) -> Page:
 # ------------------------------------------------------------------------ policies
 
 
-@router.get("/policies", tags=["periods"], summary="The policies a period can be made from, and the rubric")
+@router.get("/policies", tags=["periods"], summary="The policies a period can be made from, and the rubric",
+            openapi_extra=access.action_extra(POLICIES_READ))
 async def list_policies(principal: CurrentPrincipal) -> dict:
     r = rubric()
     return {
@@ -140,7 +150,8 @@ def _stages(stages: dict[str, StageIn] | None) -> dict[str, tuple[date, date]] |
 
 
 _PERIOD_NOT_FOUND = (404, "periode_tidak_ditemukan", "no such period")
-_MANAGE_ONLY = (403, "peran_tidak_diizinkan", "not dinas or operator_dinas")
+_MANAGE_ONLY = (403, "peran_tidak_diizinkan / akses_ditolak / cakupan_tidak_ada",
+                "not dinas or operator_dinas; a region claim not covering KINERJA_PERIOD_REGION; no region claim")
 _BAD_SCHEDULE = (422, "jadwal_periode_tidak_valid", "windows outside the period, out of order, overlapping, or a late deadline outside planning..execution")
 
 
@@ -157,12 +168,13 @@ _BAD_SCHEDULE = (422, "jadwal_periode_tidak_valid", "windows outside the period,
         (409, "periode_tumpang_tindih", "its months overlap another period"),
         _MANAGE_ONLY,
     ),
+    openapi_extra=access.action_extra(PERIOD_MANAGE),
 )
 async def create_period(body: PeriodIn, request: Request, principal: CurrentPrincipal) -> PeriodOut:
     period = await periods.create_period(
         _uow(request), principal, body.policy, body.year, body.semester,
         periodic_review=body.periodic_review, stages=_stages(body.stages),
-        late_planning_deadline=body.late_planning_deadline,
+        late_planning_deadline=body.late_planning_deadline, calendar_region=_calendar(request),
     )
     return _period_out(period, _clock(request))
 
@@ -171,19 +183,23 @@ async def create_period(body: PeriodIn, request: Request, principal: CurrentPrin
     "/periods/{period_id}/schedule", tags=["periods"],
     summary="The Dinas moves a period's windows within its policy's bounds (publishes PeriodScheduleChanged when open)",
     responses=_errors(_PERIOD_NOT_FOUND, _BAD_SCHEDULE, (409, "periode_sudah_ditutup", "closed"), _MANAGE_ONLY),
+    openapi_extra=access.action_extra(PERIOD_MANAGE),
 )
 async def adjust_period(period_id: str, body: ScheduleIn, request: Request, principal: CurrentPrincipal) -> PeriodOut:
     period = await periods.adjust_period(_uow(request), principal, period_id, _stages(body.stages),
-                                         body.late_planning_deadline, clock=_clock(request))
+                                         body.late_planning_deadline, clock=_clock(request),
+                                         calendar_region=_calendar(request))
     return _period_out(period, _clock(request))
 
 
-@router.get("/periods", tags=["periods"], summary="All periods, newest year first")
+@router.get("/periods", tags=["periods"], summary="All periods, newest year first",
+            openapi_extra=access.action_extra(PERIOD_READ))
 async def list_periods(request: Request, principal: CurrentPrincipal) -> PeriodsOut:
     return PeriodsOut(periods=[_period_out(p, _clock(request)) for p in await periods.list_periods(_uow(request))])
 
 
-@router.get("/periods/{period_id}", tags=["periods"], responses=_errors(_PERIOD_NOT_FOUND))
+@router.get("/periods/{period_id}", tags=["periods"], responses=_errors(_PERIOD_NOT_FOUND),
+            openapi_extra=access.action_extra(PERIOD_READ))
 async def get_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
     return _period_out(await periods.get_period(_uow(request), period_id), _clock(request))
 
@@ -195,18 +211,22 @@ _WRONG_PERIOD_STATUS = (409, "status_periode_tidak_sesuai", "the period cannot m
     "/periods/{period_id}/open", tags=["periods"],
     summary="Open a scheduled period now (the clock does it on the first day anyway); again = no-op",
     responses=_errors(_PERIOD_NOT_FOUND, _WRONG_PERIOD_STATUS, _MANAGE_ONLY),
+    openapi_extra=access.action_extra(PERIOD_MANAGE),
 )
 async def open_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    return _period_out(await periods.open_period(_uow(request), principal, period_id, clock=_clock(request)), _clock(request))
+    return _period_out(await periods.open_period(_uow(request), principal, period_id, clock=_clock(request),
+                                                       calendar_region=_calendar(request)), _clock(request))
 
 
 @router.post(
     "/periods/{period_id}/close", tags=["periods"],
     summary="Close an open period now (the clock does it after the last day); again = no-op",
     responses=_errors(_PERIOD_NOT_FOUND, _WRONG_PERIOD_STATUS, _MANAGE_ONLY),
+    openapi_extra=access.action_extra(PERIOD_MANAGE),
 )
 async def close_period(period_id: str, request: Request, principal: CurrentPrincipal) -> PeriodOut:
-    return _period_out(await periods.close_period(_uow(request), principal, period_id, clock=_clock(request)), _clock(request))
+    return _period_out(await periods.close_period(_uow(request), principal, period_id, clock=_clock(request),
+                                                        calendar_region=_calendar(request)), _clock(request))
 
 
 # ------------------------------------------------------------------------ priorities
@@ -250,6 +270,7 @@ def _priorities_out(row: SchoolPriorities) -> PrioritiesOut:
     responses=_errors((422, "prioritas_tidak_valid", "unknown indicator, level not Baik/Sedang/Kurang, priority without a result"),
                       (403, "akses_ditolak", "not this school's principal"), _PERIOD_NOT_FOUND,
                       (404, "sekolah_tidak_ditemukan", "no such school")),
+    openapi_extra=access.action_extra(PRIORITIES_SET),
 )
 async def set_priorities(npsn: str, period_id: str, body: PrioritiesIn, request: Request,
                          principal: CurrentPrincipal) -> PrioritiesOut:
@@ -259,7 +280,8 @@ async def set_priorities(npsn: str, period_id: str, body: PrioritiesIn, request:
 
 
 @router.get("/schools/{npsn}/priorities/{period_id}", tags=["priorities"],
-            responses=_errors((404, "prioritas_belum_ditetapkan", "none set yet"), (403, "akses_ditolak", "another school")))
+            responses=_errors((404, "prioritas_belum_ditetapkan", "none set yet"), (403, "akses_ditolak", "another school")),
+            openapi_extra=access.action_extra(PRIORITIES_READ))
 async def get_priorities(npsn: str, period_id: str, request: Request, principal: CurrentPrincipal) -> PrioritiesOut:
     return _priorities_out(await priorities.get_priorities(_uow(request), principal, npsn, period_id))
 
@@ -365,6 +387,7 @@ _EDIT = [(409, "rencana_sudah_disepakati", "the plan is agreed"),
         (403, "tidak_terdaftar_di_roster", "the caller's NIP is not in the roster with that role"),
         (403, "peran_tidak_diizinkan", "not a guru or kepala sekolah"),
     ),
+    openapi_extra=access.action_extra(PLAN_CREATE),
 )
 async def create_plan(body: PlanIn, request: Request, principal: CurrentPrincipal) -> PlanOut:
     steps = body.model_dump(exclude={"period_id"}, exclude_none=True)
@@ -378,6 +401,7 @@ async def create_plan(body: PlanIn, request: Request, principal: CurrentPrincipa
             "tugas_tambahan, perilaku_kerja, rangkuman, target_bulanan (body: the step's value)",
     responses=_errors(_PLAN_NOT_FOUND, (404, "langkah_tidak_dikenal", "no such step"), *_PLAN_WINDOW, *_EDIT,
                       _STEP_ERRORS, (403, "akses_ditolak", "not the owner")),
+    openapi_extra=access.action_extra(PLAN_EDIT),
 )
 async def save_step(plan_id: str, request: Request, principal: CurrentPrincipal,
                     step: str = Path(json_schema_extra={"enum": list(domain_plans.STEPS)}),
@@ -391,6 +415,7 @@ async def save_step(plan_id: str, request: Request, principal: CurrentPrincipal,
     responses=_errors(_PLAN_NOT_FOUND, *_PLAN_WINDOW, *_EDIT,
                       (422, "rencana_belum_lengkap", "details.problems: [{step, code, message}]"),
                       (403, "akses_ditolak", "not the owner")),
+    openapi_extra=access.action_extra(PLAN_EDIT),
 )
 async def submit_plan(plan_id: str, request: Request, principal: CurrentPrincipal) -> PlanOut:
     return _plan_out(await plans.submit_plan(_uow(request), principal, plan_id, clock=_clock(request)))
@@ -407,6 +432,7 @@ _AGREE_WINDOW = [(409, "batas_persetujuan_terlewat", "after the end of execution
                       (409, "status_rencana_tidak_sesuai", "not submitted"),
                       (422, "ekspektasi_perilaku_belum_lengkap", "an expectation missing for some BerAKHLAK value"),
                       (403, "bukan_penilai", "not this plan's assessor")),
+    openapi_extra=access.action_extra(PLAN_REVIEW),
 )
 async def approve_plan(plan_id: str, request: Request, principal: CurrentPrincipal,
                        body: ApproveIn | None = None) -> PlanOut:
@@ -420,6 +446,7 @@ async def approve_plan(plan_id: str, request: Request, principal: CurrentPrincip
     responses=_errors(_PLAN_NOT_FOUND, *_AGREE_WINDOW, (409, "status_rencana_tidak_sesuai", "not submitted"),
                       (422, "alasan_wajib_diisi", "no reason or a blank one"),
                       (403, "bukan_penilai", "not this plan's assessor")),
+    openapi_extra=access.action_extra(PLAN_REVIEW),
 )
 async def return_plan(plan_id: str, request: Request, principal: CurrentPrincipal,
                       body: ReturnIn | None = None) -> PlanOut:
@@ -432,6 +459,7 @@ async def return_plan(plan_id: str, request: Request, principal: CurrentPrincipa
     summary="Plans waiting for the caller to agree or return (a principal's guru; a pengawas' principals)",
     responses=_errors((403, "peran_tidak_diizinkan", "not a kepala sekolah or pengawas"),
                       (422, "input_tidak_valid", "page outside 1..100000 or page_size outside 1..200; details name the parameter")),
+    openapi_extra=access.action_extra(PLAN_REVIEW),
 )
 async def plan_inbox(request: Request, principal: CurrentPrincipal, period_id: str | None = Query(None),
                      page: int = PAGE, page_size: int = PAGE_SIZE) -> PlansOut:
@@ -443,6 +471,7 @@ async def plan_inbox(request: Request, principal: CurrentPrincipal, period_id: s
     "/plans/{plan_id}", tags=["plans"],
     summary="One plan (its owner, its assessor, the kepala sekolah of the school, dinas)",
     responses=_errors(_PLAN_NOT_FOUND, (403, "akses_ditolak", "someone else's plan")),
+    openapi_extra=access.action_extra(PLAN_READ),
 )
 async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) -> PlanOut:
     return _plan_out(await plans.get_plan(_uow(request), principal, plan_id))
@@ -453,6 +482,7 @@ async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) 
     summary="Plans the caller may see (guru: own; kepala sekolah: the school's and own; pengawas: those they assess; dinas: all), paginated",
     responses=_errors((403, "peran_tidak_diizinkan", "a role that sees no plans"),
                       (422, "input_tidak_valid", "page outside 1..100000 or page_size outside 1..200; details name the parameter")),
+    openapi_extra=access.action_extra(PLAN_READ),
 )
 async def list_plans(
     request: Request, principal: CurrentPrincipal, period_id: str | None = Query(None),
@@ -475,6 +505,7 @@ async def list_plans(
     summary="How many of a school's guru have a plan, by status, and how many were agreed by the planning deadline",
     responses=_errors(_PERIOD_NOT_FOUND, (404, "sekolah_tidak_ditemukan", "no such school"),
                       (403, "akses_ditolak", "another school")),
+    openapi_extra=access.action_extra(COMPLETION_READ),
 )
 async def school_completion(npsn: str, request: Request, principal: CurrentPrincipal,
                             period_id: str = Query(...)) -> dict:
@@ -485,6 +516,7 @@ async def school_completion(npsn: str, request: Request, principal: CurrentPrinc
     "/completion/districts/{code}", tags=["completion"],
     summary="A district's completion: totals and one row per school, paginated",
     responses=_errors(_PERIOD_NOT_FOUND, (403, "akses_ditolak", "not dinas, or another region")),
+    openapi_extra=access.action_extra(DISTRICT_COMPLETION_READ),
 )
 async def district_completion(code: str, request: Request, principal: CurrentPrincipal,
                               period_id: str = Query(...), page: int = PAGE, page_size: int = PAGE_SIZE) -> dict:

@@ -25,7 +25,8 @@ from kinerja_planning.service_layer import readiness
 from kinerja_planning.settings import Settings
 
 cli = typer.Typer(help="Laporan kesiapan data roster.", add_completion=False)
-_PRINCIPAL = Principal(sub="readiness-cli", role="operator_dinas")
+# An operator's tool on the database itself: the machine identity, every region.
+_PRINCIPAL = Principal(sub="readiness-cli", role="sistem")
 
 
 async def _run(kind: str, key: str) -> dict:

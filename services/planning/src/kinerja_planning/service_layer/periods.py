@@ -9,6 +9,9 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access import Resource
+from kinerja_shared.access_rules.planning import PERIOD_MANAGE
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, SystemClock, jakarta_date, tanggal
 from kinerja_shared.errors import Conflict, NotFound
@@ -26,7 +29,6 @@ from kinerja_planning.domain.periods import (
     status_after_close, status_after_open,
 )
 
-MANAGE_ROLES = ("dinas", "operator_dinas")
 log = get_logger(__name__)
 
 
@@ -42,6 +44,13 @@ def not_found(period_id: str) -> NotFound:
     return NotFound("periode_tidak_ditemukan", f"Periode '{period_id}' tidak ditemukan.", f"No period '{period_id}'.")
 
 
+def may_manage(principal: Principal, calendar_region: str | None) -> None:
+    """Periods have no school or district: they are the deployment's calendar, placed at
+    ``calendar_region`` (KINERJA_PERIOD_REGION, e.g. the province ``xx0000``). The Dinas whose
+    region claim covers it manages them; unset, only ``sistem`` does."""
+    access.require(principal, PERIOD_MANAGE, Resource(region=calendar_region))
+
+
 def _region(principal: Principal | None) -> str:
     # A province-wide period has no district: the caller's region if the token has one.
     if principal and principal.region and not region_problem(principal.region):
@@ -52,9 +61,9 @@ def _region(principal: Principal | None) -> str:
 async def create_period(
     uow_factory: UnitOfWorkFactory, principal: Principal, policy: str, year: int, semester: int | None,
     *, periodic_review: str | None = None, stages: dict[str, tuple[date, date]] | None = None,
-    late_planning_deadline: date | None = None,
+    late_planning_deadline: date | None = None, calendar_region: str | None = None,
 ) -> Period:
-    principal.require_role(*MANAGE_ROLES)
+    may_manage(principal, calendar_region)
     window = period_window(policy, year, semester, periodic_review=periodic_review, stages=stages,
                            late_planning_deadline=late_planning_deadline)
     async with uow_factory() as uow:
@@ -97,10 +106,10 @@ def _stages(period: Period) -> list[PeriodStage]:
 async def adjust_period(
     uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
     stages: dict[str, tuple[date, date]] | None, late_planning_deadline: date | None,
-    *, clock: Clock = SystemClock(),
+    *, clock: Clock = SystemClock(), calendar_region: str | None = None,
 ) -> Period:
     """The Dinas moves a period's windows, within the policy's bounds; refused once closed."""
-    principal.require_role(*MANAGE_ROLES)
+    may_manage(principal, calendar_region)
     async with uow_factory() as uow:
         period = await _load_for_update(uow, period_id)
         if period.status == CLOSED:
@@ -182,10 +191,10 @@ def _apply(uow: UnitOfWork, period: Period, action: str, clock: Clock, region: s
 
 
 async def open_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
-                      *, clock: Clock = SystemClock()) -> Period:
+                      *, clock: Clock = SystemClock(), calendar_region: str | None = None) -> Period:
     """By hand (the Dinas opens early, e.g. to let schools prepare); the clock opens it anyway
     on its first day. Opening an open period is a no-op."""
-    principal.require_role(*MANAGE_ROLES)
+    may_manage(principal, calendar_region)
     async with uow_factory() as uow:
         period = await _load_for_update(uow, period_id)
         _apply(uow, period, "open", clock, _region(principal))
@@ -194,8 +203,8 @@ async def open_period(uow_factory: UnitOfWorkFactory, principal: Principal, peri
 
 
 async def close_period(uow_factory: UnitOfWorkFactory, principal: Principal, period_id: str,
-                       *, clock: Clock = SystemClock()) -> Period:
-    principal.require_role(*MANAGE_ROLES)
+                       *, clock: Clock = SystemClock(), calendar_region: str | None = None) -> Period:
+    may_manage(principal, calendar_region)
     async with uow_factory() as uow:
         period = await _load_for_update(uow, period_id)
         _apply(uow, period, "close", clock, _region(principal))

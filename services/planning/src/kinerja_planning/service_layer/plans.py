@@ -11,6 +11,11 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access import Columns, Resource
+from kinerja_shared.access_rules.planning import (
+    COMPLETION_READ, DISTRICT_COMPLETION_READ, PLAN_CREATE, PLAN_EDIT, PLAN_READ, PLAN_REVIEW,
+)
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, SystemClock, end_of_day
 from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
@@ -28,8 +33,8 @@ from kinerja_planning.domain.plans import APPROVED, GURU, KEPALA_SEKOLAH, STEPS,
 from kinerja_planning.domain.policy import rubric
 from kinerja_planning.service_layer.periods import not_found as period_not_found
 from kinerja_planning.service_layer.priorities import priorities_for
+from kinerja_planning.service_layer.roster import school_not_found, school_resource
 
-ASSESSOR_ROLES = ("kepala_sekolah", "pengawas")
 MAX_PAGE_SIZE = 200
 
 
@@ -62,6 +67,34 @@ async def _existing_plan_id(uow: UnitOfWork, period_id: str, teacher_nip: str) -
 
 def _plan_not_found(plan_id: str) -> NotFound:
     return NotFound("rencana_tidak_ditemukan", f"Rencana '{plan_id}' tidak ditemukan.", f"No plan '{plan_id}'.")
+
+
+def plan_resource(plan: Plan) -> Resource:
+    return Resource(npsn=plan.school_npsn, region=plan.region_code, owner_nip=plan.teacher_nip,
+                    assessor_nip=plan.assessor_nip)
+
+
+_PLAN_COLUMNS = Columns(owner_nip=PlanRow.teacher_nip, assessor_nip=PlanRow.assessor_nip,
+                        npsn=PlanRow.school_npsn, region=PlanRow.region_code)
+
+
+def _require(principal: Principal, action: str, plan: Plan, refusal: Forbidden) -> None:
+    """The policy's answer, with the refusal the plan's use case words best."""
+    access.require_action(principal, action)
+    if not access.allows(principal, action, plan_resource(plan)):
+        raise refusal
+
+
+def _not_owner() -> Forbidden:
+    return Forbidden("akses_ditolak", "Rencana ini milik orang lain.", "This plan belongs to someone else.")
+
+
+def _not_assessor() -> Forbidden:
+    return Forbidden(
+        "bukan_penilai",
+        "Hanya pejabat penilai kinerja pemilik rencana ini yang dapat menyetujui atau mengembalikannya.",
+        "Only this plan's assessor may agree or return it.",
+    )
 
 
 def _denied() -> Forbidden:
@@ -120,7 +153,7 @@ async def create_plan(
 ) -> Plan:
     """A guru (or a kepala sekolah, for their own plan) starts a draft; any steps sent along
     are saved at once (one request for a teacher on a slow connection)."""
-    principal.require_role(GURU, KEPALA_SEKOLAH)
+    access.require_action(principal, PLAN_CREATE)
     async with uow_factory() as uow:
         person = await uow.session.get(Person, principal.nip) if principal.nip else None
         if person is None or person.role != principal.role or not person.npsn or person.left_at:
@@ -182,7 +215,7 @@ async def save_step(
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
-        plan.ensure_owner(principal.nip if principal.role in (GURU, KEPALA_SEKOLAH) else None)
+        _require(principal, PLAN_EDIT, plan, _not_owner())
         period = await _period(uow, plan.period_id)
         ensure_accepts_plans(period.status, period.schedule, clock.now())
         plan.save_step(step, raw, await _rules(uow, period, plan), by=plan.teacher_nip, at=clock.now())
@@ -197,7 +230,7 @@ async def submit_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
-        plan.ensure_owner(principal.nip if principal.role in (GURU, KEPALA_SEKOLAH) else None)
+        _require(principal, PLAN_EDIT, plan, _not_owner())
         period = await _period(uow, plan.period_id)
         ensure_accepts_plans(period.status, period.schedule, clock.now())
         plan.submit(await _rules(uow, period, plan), by=plan.teacher_nip, at=clock.now())
@@ -216,20 +249,16 @@ async def submit_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan
         return plan
 
 
-def _assessor_nip(principal: Principal) -> str | None:
-    return principal.nip if principal.role in ASSESSOR_ROLES else None
-
-
 async def approve_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str,
                        expectations: dict[str, str] | None = None, *, clock: Clock = SystemClock()) -> Plan:
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
-        by = _assessor_nip(principal)
-        plan.ensure_assessor(by)
+        _require(principal, PLAN_REVIEW, plan, _not_assessor())
+        by = plan.assessor_nip
         period = await _period(uow, plan.period_id)
         ensure_accepts_agreement(period.status, period.schedule, clock.now())
-        plan.approve(by=by or "", expectations=expectations, at=clock.now())
+        plan.approve(by=by, expectations=expectations, at=clock.now())
         _save(uow, row, plan)
         uow.publish(
             PlanApproved(
@@ -237,7 +266,7 @@ async def approve_plan(uow_factory: UnitOfWorkFactory, principal: Principal, pla
                 school_npsn=plan.school_npsn, assessor_nip=plan.assessor_nip, indicators=plan.indicators,
                 plan_kind=plan.kind, policy=period.policy, items=_items(plan),
                 monthly_targets=_targets(plan), competency_points=plan.competency_points,
-                revision=plan.revision, approved_by=by or "", approved_at=plan.last_change_at,
+                revision=plan.revision, approved_by=by, approved_at=plan.last_change_at,
             ),
             region=plan.region_code,
         )
@@ -250,17 +279,17 @@ async def return_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan
     async with uow_factory() as uow:
         row = await _load_for_update(uow, plan_id)
         plan = row.to_domain()
-        by = _assessor_nip(principal)
-        plan.ensure_assessor(by)
+        _require(principal, PLAN_REVIEW, plan, _not_assessor())
+        by = plan.assessor_nip
         period = await _period(uow, plan.period_id)
         ensure_accepts_agreement(period.status, period.schedule, clock.now())
-        plan.return_for_revision(by=by or "", reason=reason, at=clock.now())
+        plan.return_for_revision(by=by, reason=reason, at=clock.now())
         _save(uow, row, plan)
         uow.publish(
             PlanReturned(
                 plan_id=plan.plan_id, period_id=plan.period_id, teacher_nip=plan.teacher_nip,
                 school_npsn=plan.school_npsn, revision=plan.revision, reason=plan.return_reason or "",
-                returned_by=by or "", returned_at=plan.last_change_at,
+                returned_by=by, returned_at=plan.last_change_at,
             ),
             region=plan.region_code,
         )
@@ -271,22 +300,14 @@ async def return_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan
 # ------------------------------------------------------------------ queries
 
 
-def _may_read(principal: Principal, plan: Plan) -> bool:
-    if principal.is_dinas:
-        return True
-    if principal.nip and principal.nip in (plan.teacher_nip, plan.assessor_nip):
-        return True
-    return principal.role == "kepala_sekolah" and principal.npsn == plan.school_npsn and plan.kind == GURU
-
-
 async def get_plan(uow_factory: UnitOfWorkFactory, principal: Principal, plan_id: str) -> Plan:
+    access.require_action(principal, PLAN_READ)
     async with uow_factory() as uow:
         row = await uow.session.get(PlanRow, plan_id)
         if row is None:
             raise _plan_not_found(plan_id)
         plan = row.to_domain()
-    if not _may_read(principal, plan):
-        raise _denied()
+    _require(principal, PLAN_READ, plan, _denied())
     return plan
 
 
@@ -303,20 +324,7 @@ async def list_plans(
     page: Page = Page(),
 ) -> tuple[list[Plan], int]:
     """Filters narrow what the caller may see; they never widen it."""
-    query = select(PlanRow)
-    if principal.role == "guru":
-        query = query.where(PlanRow.teacher_nip == (principal.nip or ""))
-    elif principal.role == "kepala_sekolah":
-        # The school's guru plans, and the principal's own.
-        query = query.where(
-            ((PlanRow.school_npsn == (principal.npsn or "")) & (PlanRow.kind == GURU))
-            | (PlanRow.teacher_nip == (principal.nip or ""))
-        )
-    elif principal.role == "pengawas":
-        query = query.where(PlanRow.assessor_nip == (principal.nip or ""))
-    elif not principal.is_dinas:
-        raise Forbidden("peran_tidak_diizinkan", f"Peran '{principal.role}' tidak boleh melihat daftar rencana.",
-                        f"Role '{principal.role}' may not list plans.")
+    query = select(PlanRow).where(access.scope_filter(principal, PLAN_READ, _PLAN_COLUMNS))
     if period_id:
         query = query.where(PlanRow.period_id == period_id)
     if npsn:
@@ -332,8 +340,8 @@ async def inbox(uow_factory: UnitOfWorkFactory, principal: Principal, *, period_
                 page: Page = Page()) -> tuple[list[Plan], int]:
     """Plans waiting for the caller to agree or return: a principal's guru, a pengawas'
     principals (across all the schools they cover)."""
-    principal.require_role(*ASSESSOR_ROLES)
-    query = select(PlanRow).where(PlanRow.assessor_nip == (principal.nip or ""), PlanRow.status == SUBMITTED)
+    query = select(PlanRow).where(access.scope_filter(principal, PLAN_REVIEW, _PLAN_COLUMNS),
+                                  PlanRow.status == SUBMITTED)
     if period_id:
         query = query.where(PlanRow.period_id == period_id)
     return await _paged(uow_factory, query, page)
@@ -397,13 +405,13 @@ def _aware(at):
 
 
 async def school_completion(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str, period_id: str) -> dict:
-    if not (principal.is_dinas or principal.npsn == npsn):
-        raise Forbidden("akses_ditolak", "Anda tidak berhak melihat sekolah ini.", "Not your school.")
+    access.require_action(principal, COMPLETION_READ)
     async with uow_factory() as uow:
-        period = await _period(uow, period_id)
         school = await uow.session.get(School, npsn)
         if school is None:
-            raise NotFound("sekolah_tidak_ditemukan", f"Sekolah NPSN {npsn} tidak ditemukan.", f"No school {npsn}.")
+            raise school_not_found(npsn)
+        access.require(principal, COMPLETION_READ, school_resource(school))
+        period = await _period(uow, period_id)
         (row,) = await _completion(uow, period, [school])
         return {**row.as_dict(), "period_id": period_id,
                 "planning_deadline": period.schedule.planning_deadline.isoformat()}
@@ -411,8 +419,7 @@ async def school_completion(uow_factory: UnitOfWorkFactory, principal: Principal
 
 async def district_completion(uow_factory: UnitOfWorkFactory, principal: Principal, code: str,
                               period_id: str, page: Page = Page()) -> dict:
-    if not principal.is_dinas or (principal.region and principal.region not in (code, code[:2] + "0000")):
-        raise Forbidden("akses_ditolak", "Anda tidak berhak melihat wilayah ini.", "Not your region.")
+    access.require(principal, DISTRICT_COMPLETION_READ, Resource(region=code))
     async with uow_factory() as uow:
         period = await _period(uow, period_id)
         base = select(School).where(School.region_code == code)

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access import Resource
+from kinerja_shared.access_rules.planning import PRIORITIES_READ, PRIORITIES_SET
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, SystemClock
-from kinerja_shared.errors import Forbidden, NotFound
+from kinerja_shared.errors import NotFound
 from kinerja_shared.events import SchoolPrioritiesSet
 from kinerja_shared.uow import UnitOfWorkFactory
 
-from kinerja_planning.adapters.tables import Period, School, SchoolPriorities
+from kinerja_planning.adapters.tables import Period, Person, School, SchoolPriorities
 from kinerja_planning.domain.periods import CLOSED
 from kinerja_planning.domain.plans import check_priorities
 from kinerja_planning.domain.policy import rubric
 from kinerja_planning.service_layer.periods import not_found as period_not_found
+from kinerja_planning.service_layer.roster import school_resource
 from kinerja_shared.errors import Conflict
 
 
@@ -27,14 +31,13 @@ async def set_priorities(
     uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str, period_id: str,
     results: object, priorities: object, *, clock: Clock = SystemClock(),
 ) -> SchoolPriorities:
-    if principal.role != "kepala_sekolah" or principal.npsn != npsn:
-        raise Forbidden("akses_ditolak", "Hanya kepala sekolah dari sekolah ini yang menetapkan prioritasnya.",
-                        "Only this school's principal sets its priorities.")
+    access.require_action(principal, PRIORITIES_SET)
     clean, chosen = check_priorities(results, priorities, rubric())
     async with uow_factory() as uow:
         school = await uow.session.get(School, npsn)
         if school is None:
             raise _school_not_found(npsn)
+        access.require(principal, PRIORITIES_SET, school_resource(school))
         period = await uow.session.get(Period, period_id)
         if period is None:
             raise period_not_found(period_id)
@@ -58,10 +61,19 @@ async def set_priorities(
 
 async def get_priorities(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str,
                          period_id: str) -> SchoolPriorities:
-    """Readable by the school's people (its guru choose from it) and the Dinas."""
-    if not (principal.is_dinas or principal.npsn == npsn or principal.role == "pengawas"):
-        raise Forbidden("akses_ditolak", "Anda tidak berhak melihat prioritas sekolah ini.", "Not your school.")
+    """Readable by the school's people (its guru choose from it), the pengawas who assesses its
+    principal, and the Dinas of its region."""
+    access.require_action(principal, PRIORITIES_READ)
     async with uow_factory() as uow:
+        school = await uow.session.get(School, npsn)
+        if school is None:
+            raise _school_not_found(npsn)
+        # The pengawas' relation to a school: they assess its (current) kepala sekolah.
+        principal_assessor = (await uow.session.exec(select(Person.assessor_nip).where(
+            Person.npsn == npsn, Person.role == "kepala_sekolah", Person.left_at.is_(None)  # type: ignore[union-attr]
+        ))).first()
+        resource = Resource(npsn=school.npsn, region=school.region_code, assessor_nip=principal_assessor)
+        access.require(principal, PRIORITIES_READ, resource)
         row = await uow.session.get(SchoolPriorities, (npsn, period_id))
         if row is None:
             raise NotFound("prioritas_belum_ditetapkan",

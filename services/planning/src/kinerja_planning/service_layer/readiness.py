@@ -8,13 +8,15 @@ from collections.abc import Iterable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kinerja_shared import access
+from kinerja_shared.access import Resource
+from kinerja_shared.access_rules.planning import DISTRICT_READINESS_READ, READINESS_READ
 from kinerja_shared.auth import Principal
-from kinerja_shared.errors import Forbidden, NotFound
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Person, School
 from kinerja_planning.domain.readiness import Assessor, by_actor, school_issues
-from kinerja_planning.service_layer.roster import _chunks, _ordered
+from kinerja_planning.service_layer.roster import _chunks, _ordered, school_not_found, school_resource
 
 
 async def _assessors(session: AsyncSession, people: Iterable[Person]) -> dict[str, Assessor]:
@@ -36,18 +38,12 @@ def _school_report(school: School, people: list[Person], assessors: dict[str, As
 
 
 async def school_readiness(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str) -> dict:
-    own_school = principal.npsn == npsn and principal.role in ("kepala_sekolah", "operator_sekolah")
-    if not (principal.is_dinas or own_school):
-        raise Forbidden(
-            "akses_ditolak", "Anda tidak berhak melihat kesiapan data sekolah ini.",
-            "You may not see this school's readiness.",
-        )
+    access.require_action(principal, READINESS_READ)
     async with uow_factory() as uow:
         school = await uow.session.get(School, npsn)
         if school is None:
-            raise NotFound(
-                "sekolah_tidak_ditemukan", f"Sekolah dengan NPSN {npsn} tidak ditemukan.", f"No school with NPSN {npsn}."
-            )
+            raise school_not_found(npsn)
+        access.require(principal, READINESS_READ, school_resource(school))
         people = list((await uow.session.exec(select(Person).where(Person.npsn == npsn))).all())
         return _school_report(school, people, await _assessors(uow.session, people))
 
@@ -55,11 +51,7 @@ async def school_readiness(uow_factory: UnitOfWorkFactory, principal: Principal,
 async def district_readiness(uow_factory: UnitOfWorkFactory, principal: Principal, region_code: str) -> dict:
     """Every school of the district (kode wilayah), its counts per actor; the issues themselves
     only for schools that are not ready, so the answer stays small for a ready district."""
-    if not principal.is_dinas or (principal.region and principal.region != region_code):
-        raise Forbidden(
-            "akses_ditolak", "Anda tidak berhak melihat kesiapan data wilayah ini.",
-            "You may not see this district's readiness.",
-        )
+    access.require(principal, DISTRICT_READINESS_READ, Resource(region=region_code))
     async with uow_factory() as uow:
         session = uow.session
         schools = list((await session.exec(select(School).where(School.region_code == region_code).order_by(School.npsn))).all())

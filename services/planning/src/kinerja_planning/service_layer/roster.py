@@ -13,18 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from kinerja_shared import access
+from kinerja_shared.access import Resource
+from kinerja_shared.access_rules.planning import PEOPLE_READ, ROSTER_IMPORT
 from kinerja_shared.auth import Principal
-from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
+from kinerja_shared.errors import AppError, Conflict, NotFound
 from kinerja_shared.events import PersonRef, RosterImported, SchoolRef
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Person, RosterImport, School
 from kinerja_planning.domain.roster import (
-    KnownPerson, ParsedRoster, RosterRow, check_roster, parse_roster, parse_roster_json,
+    KnownPerson, ParsedRoster, Placement, RosterRow, check_roster, check_scope, parse_roster, parse_roster_json,
 )
 from kinerja_shared.identifiers import province_of
 
-IMPORT_ROLES = ("dinas", "operator_dinas", "operator_sekolah")
 _CHUNK = 1000  # keeps IN lists far below PostgreSQL's parameter limit
 _PEOPLE = Person.__table__
 _SCHOOLS = School.__table__
@@ -94,17 +96,38 @@ async def _known_outside(session: AsyncSession, nips: Iterable[str], complete_sc
     }
 
 
-def _import_scope(principal: Principal) -> str | None:
-    principal.require_role(*IMPORT_ROLES)
-    if principal.role != "operator_sekolah":
-        return None
-    if not principal.npsn:
-        raise Forbidden(
-            "sekolah_tidak_diketahui",
-            "Token operator sekolah tidak memuat NPSN sekolahnya.",
-            "The operator_sekolah token carries no npsn.",
-        )
-    return principal.npsn
+def may_import(principal: Principal) -> None:
+    """The role may import somewhere and the token carries its scope (before the body is read)."""
+    access.require_action(principal, ROSTER_IMPORT)
+
+
+def out_of_scope(report: list[dict]) -> AppError:
+    return AppError(
+        "roster_di_luar_cakupan",
+        f"Roster tidak diimpor: {len(report)} baris menyentuh sekolah atau orang di luar cakupan Anda.",
+        f"Roster not imported: {len(report)} line(s) touch schools or people outside your scope.",
+        status_code=403,
+        details=report,
+    )
+
+
+async def _check_scope(session: AsyncSession, principal: Principal, rows: list[RosterRow]) -> None:
+    """Every school the file lists, and every person it moves from elsewhere, must be within
+    the importer's scope; otherwise nothing is imported and every such line is reported."""
+    def may(npsn: str | None, region: str | None) -> bool:
+        return access.allows(principal, ROSTER_IMPORT, Resource(npsn=npsn, region=region))
+
+    schools: dict[str, str] = {}
+    for chunk in _chunks(r.npsn for r in rows if r.npsn):
+        found = await _run(session, select(_SCHOOLS.c.npsn, _SCHOOLS.c.region_code).where(_SCHOOLS.c.npsn.in_(chunk)))
+        schools.update({npsn: region for npsn, region in found.all()})
+    people = {
+        p.nip: Placement(p.npsn, p.region_code)
+        for p in await _stored_people(session, _PEOPLE.c.nip, (r.nip for r in rows)) if p.left_at is None
+    }
+    report = check_scope(rows, may=may, schools=schools, people=people)
+    if report:
+        raise out_of_scope(report)
 
 
 def refuse(report: list[dict], total_bad: int | None = None) -> AppError:
@@ -122,37 +145,39 @@ async def import_roster(
     uow_factory: UnitOfWorkFactory, principal: Principal, data: bytes, *, complete: bool = False
 ) -> ImportResult:
     """A CSV file: see :func:`import_parsed`."""
-    only_npsn = _import_scope(principal)
-    return await import_parsed(uow_factory, principal, parse_roster(data), complete=complete, only_npsn=only_npsn)
+    may_import(principal)
+    return await import_parsed(uow_factory, principal, parse_roster(data), complete=complete)
 
 
 async def import_roster_json(
     uow_factory: UnitOfWorkFactory, principal: Principal, document: object, *, complete: bool = False
 ) -> ImportResult:
     """``{"rows": [...]}``, each row an object keyed by the CSV column names: the same rules."""
-    only_npsn = _import_scope(principal)
-    return await import_parsed(uow_factory, principal, parse_roster_json(document), complete=complete, only_npsn=only_npsn)
+    may_import(principal)
+    return await import_parsed(uow_factory, principal, parse_roster_json(document), complete=complete)
 
 
 async def import_parsed(
     uow_factory: UnitOfWorkFactory, principal: Principal, parsed: ParsedRoster, *,
-    complete: bool = False, only_npsn: str | None = None,
+    complete: bool = False,
 ) -> ImportResult:
     """Validate every line; import nothing unless all are good. Then write only what differs
     from the stored roster and publish one RosterImported per school whose roster changed.
 
     ``complete``: the file is the whole roster of every school it lists, so a person stored
-    at one of those schools and absent from the file has left it (``left``)."""
+    at one of those schools and absent from the file has left it (``left``). Those schools are
+    in the importer's scope (checked first), so no one leaves a school outside it."""
     listed_schools = {r.npsn for r in parsed.rows if r.npsn}
     complete_schools = listed_schools if complete else set()
     async with uow_factory() as uow:
         session = uow.session
+        await _check_scope(session, principal, parsed.rows)
         known = await _known_outside(session, parsed.outside_assessor_nips(), complete_schools)
         known_schools: dict[str, str] = {}
         for chunk in _chunks(parsed.unnamed_school_npsns()):
             found = (await session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
             known_schools.update({school.npsn: school.region_code for school in found})
-        report = check_roster(parsed, known, only_npsn=only_npsn, known_schools=known_schools)
+        report = check_roster(parsed, known, known_schools=known_schools)
         if report:
             raise refuse(report)
         now = datetime.now(timezone.utc)
@@ -367,22 +392,24 @@ async def _publish_schools(
             )
 
 
+def school_resource(school) -> Resource:
+    """A school as the access policy sees it: its NPSN and district."""
+    return Resource(npsn=school.npsn, region=school.region_code)
+
+
+def school_not_found(npsn: str) -> NotFound:
+    return NotFound(
+        "sekolah_tidak_ditemukan", f"Sekolah dengan NPSN {npsn} tidak ditemukan.", f"No school with NPSN {npsn}."
+    )
+
+
 async def school_people(uow_factory: UnitOfWorkFactory, principal: Principal, npsn: str) -> tuple[School, list[Person]]:
-    own_school = principal.npsn == npsn and principal.role in ("kepala_sekolah", "operator_sekolah")
-    if not (principal.is_dinas or own_school):
-        raise Forbidden(
-            "akses_ditolak",
-            "Anda tidak berhak melihat daftar pegawai sekolah ini.",
-            "You may not see this school's people.",
-        )
+    access.require_action(principal, PEOPLE_READ)
     async with uow_factory() as uow:
         school = await uow.session.get(School, npsn)
         if school is None:
-            raise NotFound(
-                "sekolah_tidak_ditemukan",
-                f"Sekolah dengan NPSN {npsn} tidak ditemukan.",
-                f"No school with NPSN {npsn}.",
-            )
+            raise school_not_found(npsn)
+        access.require(principal, PEOPLE_READ, school_resource(school))
         people = (await uow.session.exec(select(Person).where(Person.npsn == npsn))).all()
         uow.session.expunge_all()  # plain values for the caller after the unit of work ends
         return school, _ordered(people)

@@ -29,6 +29,9 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from kinerja_shared import access
+from kinerja_shared.access import Resource
+from kinerja_shared.access_rules.planning import ROSTER_IMPORT
 from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
@@ -38,7 +41,7 @@ from kinerja_planning.domain.roster import (
     SCHOOL_ROLES, KnownPerson, ParsedRoster, check_roster, iter_roster, school_keys_conflict,
 )
 from kinerja_planning.service_layer.roster import (
-    IMPORT_ROLES, ImportResult, _assessed_schools, _chunks, _known_outside, _mark_left,
+    ImportResult, _assessed_schools, _chunks, _known_outside, _mark_left,
     _publish_schools, _upsert, refuse,
 )
 
@@ -81,7 +84,9 @@ async def import_roster_path(
     uow_factory: UnitOfWorkFactory, principal: Principal, path: Path, *,
     batch_size: int = 2000, progress: Progress | None = None, complete: bool = False,
 ) -> ImportResult:
-    principal.require_role(*IMPORT_ROLES)
+    # An operator's tool over a whole province file: it needs a scope covering every school
+    # (sistem). A narrower importer uses the HTTP import, which checks each line's scope.
+    access.require(principal, ROSTER_IMPORT, Resource())
     encoding = detect_encoding(path)
     if encoding is None:
         raise _refuse([{"line": 1, "nip": "", "problems": [
