@@ -283,3 +283,30 @@ def test_kinerja_token_asks_the_development_issuer(issuer):
                             "--npsn", "20212345"], env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert verifier(issuer).verify(token).npsn == "20212345"
     assert dev_token(role="pengawas", region="020500")  # in-process: the session's issuer
+
+
+def test_the_development_issuer_publishes_a_key_rotated_by_another_process(tmp_path):
+    issuer = DevIssuer(tmp_path / "keys.json", port=0).start()
+    try:
+        import httpx
+
+        before = {k["kid"] for k in httpx.get(f"{issuer.url}/jwks").json()["keys"]}
+        subprocess.run([str(BIN / "kinerja-dev-issuer"), "rotate", "--key-file", str(tmp_path / "keys.json")],
+                       check=True, capture_output=True)
+        after = {k["kid"] for k in httpx.get(f"{issuer.url}/jwks").json()["keys"]}
+        assert before < after and len(after) == 2
+        new_kid = (after - before).pop()
+        token = httpx.post(f"{issuer.url}/token", json={"role": "guru", "nip": "198503122010012001"}).json()
+        assert jwt.get_unverified_header(token["access_token"])["kid"] == new_kid
+        assert verifier(issuer).verify(token["access_token"]).nip == "198503122010012001"
+        discovery = httpx.get(f"{issuer.url}/.well-known/openid-configuration").json()
+        assert (discovery["issuer"], discovery["jwks_uri"]) == (issuer.issuer, f"{issuer.issuer}/jwks")
+        assert httpx.post(f"{issuer.url}/token", json={"role": "raja"}).status_code == 400
+    finally:
+        issuer.stop()
+
+
+def test_the_development_issuer_refuses_production(tmp_path, monkeypatch):
+    monkeypatch.setenv("KINERJA_ENVIRONMENT", "production")
+    with pytest.raises(SystemExit, match="does not run with KINERJA_ENVIRONMENT=production"):
+        DevIssuer(tmp_path / "keys.json", port=0)

@@ -44,7 +44,9 @@ class ErrorResponse(BaseModel):
 
 _DEFAULT_DESCRIPTIONS = {
     "400": "`kunci_idempotensi_tidak_valid`: an empty, over-long or non-ASCII Idempotency-Key",
-    "401": "`token_tidak_ada`, `token_tidak_valid`, `token_kedaluwarsa`: no valid bearer token",
+    "401": "`token_tidak_ada`, `token_tidak_valid`, `token_kedaluwarsa`, `token_klaim_wajib_tidak_ada`, "
+           "`token_penerbit_salah`, `token_audiens_salah`, `token_masa_berlaku_terlalu_panjang`, "
+           "`token_belum_berlaku`, `token_kunci_tidak_dikenal`: no valid bearer token (docs/api.md, Auth)",
     "403": "the token's role or scope may not do this (docs/api.md, who may do what)",
     "404": "`tidak_ditemukan` and the resource's own codes: nothing with this id for this caller",
     "409": "`kunci_idempotensi_sedang_diproses` (with Retry-After): the first request with this "
