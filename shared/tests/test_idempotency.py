@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 
+from kinerja_shared.body_limits import OWN_BODY_LIMIT
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.errors import DependencyUnavailable
 from kinerja_shared.idempotency import KEYS, row_id
@@ -56,7 +57,7 @@ def build(nats_url: str, database_url: str, **settings):
         return JSONResponse({"id": n, "name": body.name, "by": principal.sub}, status_code=201,
                             headers={"Location": f"/v1/things/{n}"})
 
-    @router.put("/v1/blobs/{name}")
+    @router.put("/v1/blobs/{name}", max_body_size=OWN_BODY_LIMIT)  # an upload: reads its own body
     async def upload(name: str, request: Request, principal: CurrentPrincipal):
         digest, size, chunks = hashlib.sha256(), 0, 0
         async for chunk in request.stream():

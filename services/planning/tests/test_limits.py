@@ -111,3 +111,25 @@ async def test_pagination_is_bounded(planning):
             assert r.json()["error"]["details"][0]["field"] == field
     r = await planning.client.get("/v1/plans", params={"page": 100_000}, headers=sistem())
     assert r.status_code == 200 and r.json()["plans"] == []
+
+
+async def test_deeply_nested_roster_json_is_422_not_500(planning_big):
+    planning = planning_big
+    # Small: refused at the edge. Over KINERJA_HTTP_MAX_BODY_BYTES (the roster lifts that limit):
+    # refused by the import's own check. Either was a RecursionError, a 500.
+    small = b'{"rows": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    large = b'{"pad": "' + b"p" * (1200 * 1000) + b'", "rows": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    for body in (small, large):
+        r = await planning.client.post("/v1/roster/imports", content=body,
+                                       headers={"Content-Type": "application/json", **dinas()})
+        assert r.status_code == 422, r.text[:300]
+        assert r.json()["error"]["code"] == "json_terlalu_bersarang"
+    assert (await planning.counts())["OutboxMessage"] == 0
+
+
+async def test_json_bodies_over_the_http_limit_are_413_except_the_roster(planning_big):
+    planning = planning_big
+    big_body = {"policy": "pmm-2024", "year": 2026, "semester": 1, "pad": "x" * (1100 * 1000)}
+    r = await planning.client.post("/v1/periods", json=big_body, headers=dinas())
+    assert r.status_code == 413 and r.json()["error"]["code"] == "badan_permintaan_terlalu_besar"
+    assert r.json()["error"]["details"] == {"max_bytes": 1024 * 1024}

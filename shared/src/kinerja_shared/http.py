@@ -29,7 +29,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
+from kinerja_shared.body_limits import BodyLimitMiddleware, JsonDepthMiddleware, too_large_error
 from kinerja_shared.correlation import HTTP_HEADER, accept, set_correlation_id
 from kinerja_shared.errors import AppError, DependencyUnavailable
 from kinerja_shared.hardening import SecurityHeaders, docs_enabled, install_docs, require_metrics_access
@@ -146,12 +148,19 @@ def install_conventions(
     settings = settings or ServiceSettings()
     outage = outage or DatabaseOutage()
     app.state.database_outage = outage
+    # Innermost: a route's own max_body_size (uploads) can lift it, and an Idempotency-Key
+    # replay of an upload is hashed as it streams, not refused (that middleware holds at most
+    # 1 MiB itself).
+    app.add_middleware(BodyLimitMiddleware, max_body_size=settings.http_max_body_bytes)
     if idempotency is not None:
         # Added before the correlation middleware, so it runs inside it: its answers (and a
         # 503 when the claim cannot reach the database) carry the correlation id.
         app.add_middleware(IdempotencyMiddleware, store=idempotency)
         _declare_idempotency_key(app)
     document_responses(app)
+    # Outside the size limit (it holds at most the limit itself; a route that lifts the limit
+    # still gets its body), inside the correlation middleware (its 422 carries the id).
+    app.add_middleware(JsonDepthMiddleware, max_bytes=settings.http_max_body_bytes)
 
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
@@ -208,6 +217,8 @@ def install_conventions(
                 },
                 status_code=422,
             )
+        if exc.status_code == 413:  # a body over its limit (kinerja_shared.body_limits)
+            return _app_error_response(too_large_error(_request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)))
         codes = {404: ("tidak_ditemukan", "Alamat tidak ditemukan."), 405: ("metode_tidak_diizinkan", "Metode tidak diizinkan.")}
         code, message = codes.get(exc.status_code, ("permintaan_tidak_valid", "Permintaan tidak valid."))
         return JSONResponse(

@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     stream_max_age_days: int = 400
     # Server-side de-duplication window for Nats-Msg-Id.
     stream_duplicate_window_s: int = 7200
+    # Request bodies larger than this are answered 413 badan_permintaan_terlalu_besar, except on
+    # routes that read their own body within their own limit (uploads, the roster import).
+    http_max_body_bytes: int = 1024 * 1024
     outbox_poll_interval_s: float = 0.5
     outbox_batch_size: int = 200
     # Published outbox rows are kept this long, then purged by the relay (at most once an hour):

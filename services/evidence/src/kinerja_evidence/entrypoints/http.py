@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.body_limits import OWN_BODY_LIMIT
 from kinerja_shared.clock import Clock, SystemClock, jakarta_date
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -84,6 +85,7 @@ _UPLOAD_BODY = {
     status_code=201,
     summary="Upload a bukti dukung for an agreed plan (multipart: plan_id, file)",
     openapi_extra=_UPLOAD_BODY,
+    max_body_size=OWN_BODY_LIMIT,  # receive_form limits the file (KINERJA_EVIDENCE_MAX_BYTES)
     responses={
         **_error("rencana_belum_disepakati", 409, "no approved plan with this id"),
         **_error("akses_ditolak", 403, "the plan belongs to someone else"),
@@ -228,6 +230,7 @@ async def upload_status(request: Request, principal: CurrentPrincipal, upload_id
 @router.put(
     "/uploads/{upload_id}/parts/{part_number}",
     summary="Send one part (raw bytes, X-Part-SHA256 header); parts go in order",
+    max_body_size=OWN_BODY_LIMIT,  # a part is limited by the upload (KINERJA_UPLOAD_PART_SIZE_BYTES)
     openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
     responses={
         **_error("bagian_tidak_berurutan", 409, "not the next part (details.expected_part)"),

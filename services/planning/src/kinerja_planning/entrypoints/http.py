@@ -13,6 +13,7 @@ from kinerja_shared.access_rules.planning import (
     DISTRICT_READINESS_READ, PEOPLE_READ, READINESS_READ, ROSTER_IMPORT,
 )
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.body_limits import OWN_BODY_LIMIT, check_json_depth
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -155,10 +156,12 @@ async def _one(data: bytes):
     "file is the whole roster of every school it lists: people stored there and absent from the file "
     "leave (`left`). Roles: dinas, operator_dinas, operator_sekolah (own NPSN only).",
     openapi_extra={**_CSV_BODY, **access.action_extra(ROSTER_IMPORT)},
+    max_body_size=OWN_BODY_LIMIT,  # KINERJA_ROSTER_MAX_BYTES, read below
     responses=_errors(
         (422, "roster_tidak_valid", "bad lines, see details[].line/nip/problems"),
         (422, "berkas_wajib_diisi", "no file or an empty file"),
         (422, "input_tidak_valid", "a JSON body that is not JSON"),
+        (422, "json_terlalu_bersarang", "JSON nested deeper than 32 levels"),
         (413, "berkas_terlalu_besar", "over KINERJA_ROSTER_MAX_BYTES"),
         (415, "jenis_konten_tidak_didukung", "not text/csv, application/json or multipart/form-data"),
         (403, "peran_tidak_diizinkan", "not dinas, operator_dinas or operator_sekolah"),
@@ -173,6 +176,7 @@ async def import_roster(
     roster.may_import(principal)
     data = await _roster_bytes(request)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        check_json_depth(data)  # json.loads recurses: a deep document was a RecursionError, a 500
         try:
             document = json.loads(data)
         except ValueError as exc:  # also bytes that are not UTF-8
