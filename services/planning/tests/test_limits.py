@@ -121,7 +121,7 @@ async def test_deeply_nested_roster_json_is_422_not_500(planning_big):
     large = b'{"pad": "' + b"p" * (1200 * 1000) + b'", "rows": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     for body in (small, large):
         r = await planning.client.post("/v1/roster/imports", content=body,
-                                       headers={"Content-Type": "application/json", **dinas()})
+                                       headers={"Content-Type": "application/json", **sistem()})
         assert r.status_code == 422, r.text[:300]
         assert r.json()["error"]["code"] == "json_terlalu_bersarang"
     assert (await planning.counts())["OutboxMessage"] == 0
@@ -130,6 +130,6 @@ async def test_deeply_nested_roster_json_is_422_not_500(planning_big):
 async def test_json_bodies_over_the_http_limit_are_413_except_the_roster(planning_big):
     planning = planning_big
     big_body = {"policy": "pmm-2024", "year": 2026, "semester": 1, "pad": "x" * (1100 * 1000)}
-    r = await planning.client.post("/v1/periods", json=big_body, headers=dinas())
+    r = await planning.client.post("/v1/periods", json=big_body, headers=sistem())
     assert r.status_code == 413 and r.json()["error"]["code"] == "badan_permintaan_terlalu_besar"
     assert r.json()["error"]["details"] == {"max_bytes": 1024 * 1024}
