@@ -2,8 +2,12 @@
 service served for real (uvicorn in a thread) on its own NATS JetStream, a SQLite file and,
 for evidence, the session's S3 endpoint.
 
-A fixed seed and a bounded number of examples per operation (FUZZ_EXAMPLES, default 12) keep
+A fixed seed and a bounded number of examples per operation (FUZZ_EXAMPLES, default 25) keep
 it repeatable and under a few minutes; requests carry valid tokens of several roles in turn.
+Planning is seeded first (the sample roster, an open period, a draft plan, on a clock in the
+planning stage shared by all four), and every other request has its path parameters (and
+``period_id``) swapped for those real ids, so the fuzzed bodies reach the domain rules and the
+other services' read models built from planning's events, not only the 404s of random ids.
 Each response must pass the checks: no 5xx (``not_a_server_error``), a status the document
 declares (``status_code_conformance``) and a body that matches the declared schema
 (``response_schema_conformance``). A failure prints the request to reproduce it.
@@ -18,6 +22,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -37,11 +43,12 @@ from kinerja_evidence.bootstrap import build as build_evidence
 from kinerja_evidence.settings import Settings as EvidenceSettings
 from kinerja_planning.bootstrap import build as build_planning
 from kinerja_planning.settings import Settings as PlanningSettings
+from kinerja_shared.clock import FileClock
 from kinerja_shared.testing.http import bearer
 from kinerja_shared.testing.servers import NatsServer, free_port, wait_for_port
 
 SEED = 20261104
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 CONFIG = f"""
@@ -81,14 +88,27 @@ assessment_schema = _schema(build_assessment)
 sync_schema = _schema(build_sync)
 
 
+ROSTER = Path(__file__).resolve().parents[2] / "deploy" / "embedded" / "sample_roster.csv"
+# Real ids by parameter name, filled in by the planning fixture's seeding.
+KNOWN: dict[str, str] = {"npsn": NPSN, "nip": GURU_NIP, "code": REGION, "region": REGION}
+
+
 @dataclass
 class Served:
     url: str
     session: requests.Session
     tokens: Iterator[dict[str, str]]
     statuses: Counter = field(default_factory=Counter)
+    calls: int = 0
 
     def check(self, case) -> None:
+        self.calls += 1
+        if self.calls % 2 == 0:  # every other case on real ids, the rest as generated
+            for name in list(case.path_parameters or {}):
+                if name in KNOWN:
+                    case.path_parameters[name] = KNOWN[name]
+            if case.query and "period_id" in case.query and "period_id" in KNOWN:
+                case.query["period_id"] = KNOWN["period_id"]
         response = case.call_and_validate(base_url=self.url, session=self.session, headers=next(self.tokens),
                                           checks=CHECKS, timeout=30)
         self.statuses[response.status_code] += 1
@@ -143,15 +163,42 @@ def _database(tmp_path_factory, name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def planning(served, tmp_path_factory, fuzz_nats) -> Served:
-    settings = PlanningSettings(database_url=_database(tmp_path_factory, "planning"), nats_url=fuzz_nats.url,
-                                roster_max_bytes=64 * 1024, period_tick_s=0)
-    return served(build_planning(settings)[1])
+def clock_file(tmp_path_factory) -> str:
+    """The planning stage of Semester 1 2026 for every fuzzed service."""
+    path = tmp_path_factory.mktemp("clock") / "clock"
+    FileClock(path).set(datetime(2026, 1, 10, 10, 0, tzinfo=timezone(timedelta(hours=7))))
+    return str(path)
 
 
 @pytest.fixture(scope="module")
-def evidence(served, tmp_path_factory, fuzz_nats, s3_endpoint) -> Served:
-    settings = EvidenceSettings(
+def planning(served, tmp_path_factory, fuzz_nats, clock_file) -> Served:
+    settings = PlanningSettings(database_url=_database(tmp_path_factory, "planning"), nats_url=fuzz_nats.url,
+                                roster_max_bytes=64 * 1024, period_tick_s=0, clock_file=clock_file,
+                                period_region=PROVINCE)
+    service = served(build_planning(settings)[1])
+    _seed_planning(service)
+    return service
+
+
+def _seed_planning(service: Served) -> None:
+    dinas = bearer("dinas", region=PROVINCE)
+    post = lambda path, **kw: service.session.post(service.url + path, timeout=30, **kw)  # noqa: E731
+    r = post("/v1/roster/imports", data=ROSTER.read_bytes(), headers={**dinas, "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    r = post("/v1/periods", json={"policy": "pmm-2024", "year": 2026, "semester": 1}, headers=dinas)
+    assert r.status_code == 201, r.text
+    KNOWN["period_id"] = r.json()["period_id"]
+    r = post(f"/v1/periods/{KNOWN['period_id']}/open", headers=dinas)
+    assert r.status_code == 200, r.text
+    guru = bearer("guru", nip=GURU_NIP, npsn=NPSN, region=REGION)
+    r = post("/v1/plans", json={"period_id": KNOWN["period_id"]}, headers=guru)
+    assert r.status_code == 201, r.text
+    KNOWN["plan_id"] = r.json()["plan_id"]
+
+
+@pytest.fixture(scope="module")
+def evidence(served, tmp_path_factory, fuzz_nats, s3_endpoint, clock_file, planning) -> Served:
+    settings = EvidenceSettings(clock_file=clock_file,
         database_url=_database(tmp_path_factory, "evidence"), nats_url=fuzz_nats.url,
         s3_endpoint=s3_endpoint.endpoint, s3_access_key=s3_endpoint.access_key,
         s3_secret_key=s3_endpoint.secret_key, s3_secure=False,
@@ -161,17 +208,18 @@ def evidence(served, tmp_path_factory, fuzz_nats, s3_endpoint) -> Served:
 
 
 @pytest.fixture(scope="module")
-def assessment(served, tmp_path_factory, fuzz_nats) -> Served:
-    settings = AssessmentSettings(database_url=_database(tmp_path_factory, "assessment"), nats_url=fuzz_nats.url)
+def assessment(served, tmp_path_factory, fuzz_nats, clock_file, planning) -> Served:
+    settings = AssessmentSettings(database_url=_database(tmp_path_factory, "assessment"), nats_url=fuzz_nats.url,
+                                  clock_file=clock_file)
     return served(build_assessment(settings)[1])
 
 
 @pytest.fixture(scope="module")
-def ekinerja_sync(served, tmp_path_factory, fuzz_nats) -> Served:
+def ekinerja_sync(served, tmp_path_factory, fuzz_nats, clock_file, planning) -> Served:
     simulator_url, stop = _serve(simulator_app(SimulatorSettings(retry_after_s=1)))
     try:
         settings = SyncSettings(database_url=_database(tmp_path_factory, "sync"), nats_url=fuzz_nats.url,
-                                ekinerja_base_url=simulator_url, ekinerja_timeout_s=2.0)
+                                ekinerja_base_url=simulator_url, ekinerja_timeout_s=2.0, clock_file=clock_file)
         yield served(build_sync(settings)[1])
     finally:
         stop()

@@ -51,8 +51,9 @@ async def school_sync_log(request: Request, principal: CurrentPrincipal, kind: s
 
 
 @router.get("/sync-log/districts/{region}", summary="Log Sinkronisasi of a district (or a province: xx0000)",
-            responses=_bad(("wilayah_tidak_valid", "not 6 digits"), _STATUS_400,
-                           ("kursor_tidak_valid", "`before` is not an ISO 8601 time with its offset"), _KIND_400))
+            responses={**_bad(("wilayah_tidak_valid", "not 6 digits"), _STATUS_400, _KIND_400),
+                       422: {"description": "`kursor_tidak_valid`: `before` is not the previous page's "
+                                            "next_before (ISO 8601 with its offset); `input_tidak_valid`"}})
 async def district_sync_log(
     request: Request, principal: CurrentPrincipal,
     region: str = REGION,
