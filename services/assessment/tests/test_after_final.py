@@ -78,7 +78,7 @@ async def test_a_correction_is_a_new_version_and_an_update_of_the_same_record(se
         ({"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "x"}, KS_AUTH, 422, "versi_wajib_diisi"),
         ({"corrects_version": 2, "rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": " "}, KS_AUTH, 422, "alasan_wajib_diisi"),
         ({"corrects_version": 2, "rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS", "reason": "x"}, KS_AUTH, 422, "koreksi_tanpa_perubahan"),
-        ({"corrects_version": 2, "rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "x"}, GURU_AUTH, 403, "bukan_penilai"),
+        ({"corrects_version": 2, "rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "x"}, GURU_AUTH, 403, "peran_tidak_diizinkan"),
         ({"corrects_version": 2, "rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "x"},
          bearer("dinas", region="030100"), 403, "akses_ditolak"),
     ]
@@ -125,7 +125,7 @@ async def test_acknowledge_object_and_the_dinas_decides(service):
     assert objection["status"] == "diajukan" and objection["version"] == 1
     r = await client.post(f"/v1/objections/{objection['objection_id']}/decision", headers=KS_AUTH,
                           json={"decision": "DITOLAK", "reason": "x"})
-    assert (r.status_code, r.json()["error"]["code"]) == (403, "hanya_dinas")
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "peran_tidak_diizinkan")
     # Accepted: a correction by the Dinas, version 2, linked to the objection.
     r = await client.post(f"/v1/objections/{objection['objection_id']}/decision", headers=DINAS_AUTH, json={
         "decision": "DITERIMA", "reason": "Bukti perilaku kerja mendukung Sesuai Ekspektasi",

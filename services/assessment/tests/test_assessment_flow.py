@@ -130,9 +130,9 @@ async def test_bad_input_is_refused_and_changes_nothing(service):
         (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "LUAR_BIASA", "rating_perilaku_kerja": "SESUAI"}), 422, "rating_tidak_valid"),
         (client.put(f"{url}/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": 2}), 422, "rating_tidak_valid"),
         (client.put(f"{url}/ratings", headers=bearer("kepala_sekolah", nip="197912302005011006", npsn="20299999"), json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "r"}), 403, "bukan_penilai"),
-        (client.put(f"{url}/ratings", headers=bearer("guru", nip=GURU, npsn=NPSN), json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS", "reason": "r"}), 403, "bukan_penilai"),
+        (client.put(f"{url}/ratings", headers=bearer("guru", nip=GURU, npsn=NPSN), json={"rating_hasil_kerja": "DI_ATAS", "rating_perilaku_kerja": "DI_ATAS", "reason": "r"}), 403, "peran_tidak_diizinkan"),
         (client.post(f"{url}/finalize", headers=KS_AUTH), 409, "rating_belum_lengkap"),
-        (client.post(f"{url}/finalize", headers=bearer("guru", nip=GURU, npsn=NPSN)), 403, "bukan_penilai"),
+        (client.post(f"{url}/finalize", headers=bearer("guru", nip=GURU, npsn=NPSN)), 403, "peran_tidak_diizinkan"),
         (client.get(url, headers=bearer("guru", nip=GURU2, npsn=NPSN)), 403, "akses_ditolak"),
         (client.put("/v1/assessments/tidak-ada/ratings", headers=KS_AUTH, json={"rating_hasil_kerja": "SESUAI", "rating_perilaku_kerja": "SESUAI", "reason": "r"}), 404, "penilaian_tidak_ditemukan"),
         # A rating without a written reason (missing, empty, only spaces, not text).

@@ -1,6 +1,6 @@
 import pytest
 
-from kinerja_shared.errors import AppError, Conflict, Forbidden
+from kinerja_shared.errors import AppError, Conflict
 
 from kinerja_assessment.domain import assessment as rules
 from kinerja_assessment.domain.predikat import MATRIX, Predikat, Rating, parse_rating, predikat_for
@@ -52,7 +52,4 @@ def test_state_rules():
         rules.ratings_to_finalize("SESUAI", None)
     assert exc.value.code == "rating_belum_lengkap"
     assert rules.ratings_to_finalize("DI_ATAS", "SESUAI").predikat is Predikat.BAIK
-    rules.ensure_assessor("197204151998022001", "197204151998022001")
-    for actor in ("198503122010012001", None):
-        with pytest.raises(Forbidden):
-            rules.ensure_assessor("197204151998022001", actor)
+    assert rules.not_the_assessor().code == "bukan_penilai"

@@ -49,8 +49,8 @@ async def test_observation_five_stages_in_order_then_finalize(service):
         (client.post(f"{url}/observation/stages", headers=KS_AUTH, json=stage("B", "2026-03-01")), 422, "tanggal_tahap_tidak_valid"),
         (client.post(f"{url}/observation/stages", headers=KS_AUTH, json={**stage("B", "2026-03-09"), "participants": []}), 422, "peserta_wajib_diisi"),
         (client.put(f"{url}/observation/scores", headers=KS_AUTH, json=SCORES), 409, "tahap_observasi_belum_sampai"),
-        (client.post(f"{url}/observation/stages", headers=bearer("guru", nip=GURU, npsn=NPSN), json=stage("B", "2026-03-09")), 403, "observasi_diri_sendiri"),
-        (client.post(f"{url}/observation/stages", headers=bearer("guru", nip=GURU2, npsn=NPSN), json=stage("B", "2026-03-09")), 403, "bukan_penilai"),
+        (client.post(f"{url}/observation/stages", headers=bearer("guru", nip=GURU, npsn=NPSN), json=stage("B", "2026-03-09")), 403, "peran_tidak_diizinkan"),
+        (client.post(f"{url}/observation/stages", headers=bearer("kepala_sekolah", nip=GURU2, npsn=NPSN), json=stage("B", "2026-03-09")), 403, "bukan_penilai"),
         (client.post(f"{url}/finalize", headers=KS_AUTH), 409, "observasi_belum_lengkap"),
     ]:
         r = await call
@@ -102,7 +102,7 @@ async def test_finalisation_window_and_the_dinas_extension(service):
     # Extensions: only the Dinas, after the stage and not in the past; for one school.
     before = await snapshot(runtime)
     for auth, body, status, code in [
-        (KS_AUTH, {"until": "2026-07-10", "reason": "banjir"}, 403, "hanya_dinas"),
+        (KS_AUTH, {"until": "2026-07-10", "reason": "banjir"}, 403, "peran_tidak_diizinkan"),
         (DINAS_AUTH, {"until": "2026-06-20", "reason": "banjir"}, 422, "perpanjangan_tidak_valid"),
         (DINAS_AUTH, {"until": "2026-07-10"}, 422, "alasan_wajib_diisi"),
         (DINAS_AUTH, {"until": "besok", "reason": "x"}, 422, "perpanjangan_tidak_valid"),

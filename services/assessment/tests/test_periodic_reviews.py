@@ -58,7 +58,7 @@ async def test_periodic_reviews_feed_the_annual_assessment(service):
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
     r = await client.post(url, headers=bearer("guru", nip=GURU, npsn=NPSN),
                           json={"review": "2026-03", "progress": "DI_ATAS", "feedback": "x"})
-    assert (r.status_code, r.json()["error"]["code"]) == (403, "bukan_penilai")
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "peran_tidak_diizinkan")
     assert await snapshot(runtime) == before
 
     # The workbench shows the reviews; in December the annual assessment is rated and finalized.

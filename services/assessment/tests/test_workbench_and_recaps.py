@@ -73,7 +73,7 @@ async def test_evidence_events_out_of_order_build_the_workbench(service):
     assert r.json()["evidence"]["by_status"] == {"terverifikasi": 1, "ditolak": 1, "dihapus": 1}
     # The assessed teacher does not get the assessor's workbench.
     r = await client.get(f"/v1/assessments/{a['assessment_id']}/workbench", headers=bearer("guru", nip=GURU, npsn=NPSN))
-    assert (r.status_code, r.json()["error"]["code"]) == (403, "akses_ditolak")
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "peran_tidak_diizinkan")
 
 
 async def test_distribution_warning_recaps_angka_kredit_and_annual(service):

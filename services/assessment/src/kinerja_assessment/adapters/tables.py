@@ -162,12 +162,16 @@ class Observation(SQLModel, table=True):
 
 
 class Extension(SQLModel, table=True):
-    """A Dinas extension of the assessment deadline, for a whole period (npsn "") or a school."""
+    """A Dinas extension of the assessment deadline, for one school (``npsn``, ``region`` its
+    district) or for every school of the period in the granting Dinas' region (npsn "",
+    ``region`` the Dinas' claim: a district, or a province ``xx0000``). A row from before
+    regions were kept (npsn "", region "") covers every school, as it did when granted."""
 
     __tablename__ = "assessment_extensions"
 
     period_id: str = Field(primary_key=True, max_length=64)
     npsn: str = Field(primary_key=True, max_length=8)
+    region: str = Field("", primary_key=True, max_length=6)
     until: date
     reason: str
     granted_by: str = Field(max_length=64)

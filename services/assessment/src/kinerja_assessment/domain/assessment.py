@@ -103,14 +103,14 @@ def parse_rating_input(
     return RatingInput(hasil, perilaku, general or r_hasil, r_hasil, r_perilaku, values)
 
 
-def ensure_assessor(assessor_nip: str | None, actor_nip: str | None) -> None:
-    """Only the Pejabat Penilai Kinerja of record assesses."""
-    if not actor_nip or actor_nip != assessor_nip:
-        raise Forbidden(
-            "bukan_penilai",
-            "Anda bukan Pejabat Penilai Kinerja untuk guru ini.",
-            "You are not this teacher's assessor.",
-        )
+def not_the_assessor() -> Forbidden:
+    """Only the Pejabat Penilai Kinerja of record assesses (the access policy decides who that
+    is; this is the answer to anyone else)."""
+    return Forbidden(
+        "bukan_penilai",
+        "Anda bukan Pejabat Penilai Kinerja untuk guru ini.",
+        "You are not this teacher's assessor.",
+    )
 
 
 def ensure_open(status: str) -> None:

@@ -3,7 +3,8 @@
 
 - A correction names the version it corrects; it must be the latest (a correction of a version
   that does not exist is refused, of an older one is stale) and must change the ratings.
-- Correctors: the PPK of record or the Dinas (dinas, operator_dinas).
+- Correctors: the PPK of record or the Dinas of the region (who may is the access policy's
+  ``assessment.assessment.correct``).
 - The teacher responds once per version: acknowledges, or objects with a reason, until the end
   of the ``objection_window_days``-th day after the version was finalized (whole days in
   Asia/Jakarta) [design: 14 days by default, a policy setting].
@@ -20,7 +21,6 @@ from kinerja_shared.errors import AppError, Conflict, Forbidden, NotFound
 
 from kinerja_assessment.domain.assessment import FINAL
 
-DINAS_ROLES = ("dinas", "operator_dinas")
 PENDING, ACCEPTED, REJECTED = "diajukan", "diterima", "ditolak"
 DECISIONS = {"DITERIMA": ACCEPTED, "DITOLAK": REJECTED}
 ACKNOWLEDGED, OBJECTED = "diterima_guru", "keberatan"
@@ -29,16 +29,6 @@ ACKNOWLEDGED, OBJECTED = "diterima_guru", "keberatan"
 def ensure_final(status: str) -> None:
     if status != FINAL:
         raise Conflict("penilaian_belum_final", "Penilaian belum final.", "The assessment is not final yet.")
-
-
-def ensure_corrector(role: str, actor_nip: str | None, assessor_nip: str | None) -> str:
-    """Who corrects: the PPK of record or the Dinas. Returns "ppk" or "dinas"."""
-    if role in DINAS_ROLES:
-        return "dinas"
-    if actor_nip and actor_nip == assessor_nip:
-        return "ppk"
-    raise Forbidden("bukan_penilai", "Koreksi hanya oleh Pejabat Penilai Kinerja atau Dinas Pendidikan.",
-                    "Only the assessor of record or the Dinas may correct.")
 
 
 def ensure_corrects_latest(corrects_version: object, current_version: int) -> int:
@@ -72,13 +62,15 @@ def objection_deadline(finalized_at: datetime, days: int) -> date:
     return jakarta_date(finalized_at) + timedelta(days=days)
 
 
+def not_the_assessed_person() -> Forbidden:
+    return Forbidden("bukan_pemilik_penilaian", "Hanya pegawai yang dinilai yang dapat menanggapi penilaian ini.",
+                     "Only the assessed person may respond.")
+
+
 def ensure_can_respond(
-    *, status: str, actor_nip: str | None, teacher_nip: str, responded_version: int | None,
-    version: int, pending_objection: bool, finalized_at: datetime, window_days: int, now: datetime,
+    *, status: str, responded_version: int | None, version: int, pending_objection: bool,
+    finalized_at: datetime, window_days: int, now: datetime,
 ) -> None:
-    if not actor_nip or actor_nip != teacher_nip:
-        raise Forbidden("bukan_pemilik_penilaian", "Hanya pegawai yang dinilai yang dapat menanggapi penilaian ini.",
-                        "Only the assessed person may respond.")
     ensure_final(status)
     if pending_objection:
         raise Conflict("keberatan_masih_diproses", "Keberatan Anda masih diproses Dinas.",
@@ -102,12 +94,6 @@ def require_reason(reason: object, field_name: str = "reason") -> str:
         raise AppError("alasan_wajib_diisi", "Alasan tertulis wajib diisi.", "A written reason is required.",
                        status_code=422, details={"field": field_name})
     return text[:4000]
-
-
-def ensure_decider(role: str) -> None:
-    if role not in DINAS_ROLES:
-        raise Forbidden("hanya_dinas", "Keberatan diputuskan oleh Dinas Pendidikan (atasan PPK).",
-                        "Objections are decided by the Dinas.")
 
 
 def parse_decision(value: object) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.limits import OFFSET_MAX, PAGE_LIMIT_MAX
 
@@ -98,7 +100,8 @@ def _clock(request: Request):
     return request.app.state.runtime.clock
 
 
-@router.get("/assessments", summary="Assessments visible to the caller")
+@router.get("/assessments", summary="Assessments visible to the caller",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
 async def list_assessments(
     request: Request,
     principal: CurrentPrincipal,
@@ -115,12 +118,14 @@ async def list_assessments(
     )
 
 
-@router.get("/assessments/{assessment_id}", summary="One assessment with its versions and objections")
+@router.get("/assessments/{assessment_id}", summary="One assessment with its versions and objections",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
 async def get_assessment(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.get_assessment(_uow(request), principal, assessment_id)
 
 
-@router.put("/assessments/{assessment_id}/ratings", summary="Record rating hasil kerja and perilaku kerja, with reasons")
+@router.put("/assessments/{assessment_id}/ratings", summary="Record rating hasil kerja and perilaku kerja, with reasons",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_RATE))
 async def put_ratings(assessment_id: str, body: RatingsBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.record_ratings(
         _uow(request), principal, assessment_id, _clock(request),
@@ -133,12 +138,14 @@ async def put_ratings(assessment_id: str, body: RatingsBody, request: Request, p
     )
 
 
-@router.get("/assessments/{assessment_id}/distribution", summary="The school's predikat distribution (a warning)")
+@router.get("/assessments/{assessment_id}/distribution", summary="The school's predikat distribution (a warning)",
+             openapi_extra=access.action_extra(actions.DISTRIBUTION_READ))
 async def get_distribution(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.distribution_preview(_uow(request), principal, assessment_id)
 
 
-@router.get("/assessments/{assessment_id}/workbench", summary="The PPK's one view of an assessment")
+@router.get("/assessments/{assessment_id}/workbench", summary="The PPK's one view of an assessment",
+             openapi_extra=access.action_extra(actions.WORKBENCH_READ))
 async def get_workbench(
     assessment_id: str,
     request: Request,
@@ -150,12 +157,14 @@ async def get_workbench(
                                      notes_limit=notes_limit, notes_offset=notes_offset)
 
 
-@router.post("/assessments/{assessment_id}/finalize", summary="Finalize: freezes it and mirrors it to e-Kinerja")
+@router.post("/assessments/{assessment_id}/finalize", summary="Finalize: freezes it and mirrors it to e-Kinerja",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_FINALIZE))
 async def finalize(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.finalize(_uow(request), principal, assessment_id, _clock(request))
 
 
-@router.post("/assessments/{assessment_id}/corrections", summary="Correct a final assessment: a new version")
+@router.post("/assessments/{assessment_id}/corrections", summary="Correct a final assessment: a new version",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_CORRECT))
 async def correct(assessment_id: str, body: CorrectionBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await after_final.correct(
         _uow(request), principal, assessment_id, _clock(request), corrects_version=body.corrects_version,
@@ -164,17 +173,20 @@ async def correct(assessment_id: str, body: CorrectionBody, request: Request, pr
     )
 
 
-@router.post("/assessments/{assessment_id}/acknowledge", summary="The assessed person acknowledges the result")
+@router.post("/assessments/{assessment_id}/acknowledge", summary="The assessed person acknowledges the result",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_RESPOND))
 async def acknowledge(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await after_final.acknowledge(_uow(request), principal, assessment_id, _clock(request))
 
 
-@router.post("/assessments/{assessment_id}/objections", status_code=201, summary="File a keberatan")
+@router.post("/assessments/{assessment_id}/objections", status_code=201, summary="File a keberatan",
+             openapi_extra=access.action_extra(actions.ASSESSMENT_RESPOND))
 async def file_objection(assessment_id: str, body: ReasonBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await after_final.file_objection(_uow(request), principal, assessment_id, _clock(request), reason=body.reason)
 
 
-@router.post("/objections/{objection_id}/decision", summary="The Dinas decides a keberatan")
+@router.post("/objections/{objection_id}/decision", summary="The Dinas decides a keberatan",
+             openapi_extra=access.action_extra(actions.OBJECTION_DECIDE))
 async def decide(objection_id: str, body: DecisionBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await after_final.decide_objection(
         _uow(request), principal, objection_id, _clock(request), decision=body.decision, reason=body.reason,
@@ -182,12 +194,14 @@ async def decide(objection_id: str, body: DecisionBody, request: Request, princi
     )
 
 
-@router.get("/assessments/{assessment_id}/observation", summary="The Observasi Praktik Kinerja")
+@router.get("/assessments/{assessment_id}/observation", summary="The Observasi Praktik Kinerja",
+             openapi_extra=access.action_extra(actions.OBSERVATION_READ))
 async def get_observation(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.get_observation(_uow(request), principal, assessment_id)
 
 
-@router.post("/assessments/{assessment_id}/observation/stages", status_code=201, summary="Record the next stage")
+@router.post("/assessments/{assessment_id}/observation/stages", status_code=201, summary="Record the next stage",
+             openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
 async def record_stage(assessment_id: str, body: StageBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_stage(
         _uow(request), principal, assessment_id, _clock(request), stage=body.stage, held_on=body.held_on,
@@ -195,46 +209,55 @@ async def record_stage(assessment_id: str, body: StageBody, request: Request, pr
     )
 
 
-@router.put("/assessments/{assessment_id}/observation/scores", summary="Score the focus behaviours")
+@router.put("/assessments/{assessment_id}/observation/scores", summary="Score the focus behaviours",
+             openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
 async def record_scores(assessment_id: str, body: ScoresBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_scores(_uow(request), principal, assessment_id, _clock(request), scores=body.scores)
 
 
-@router.put("/assessments/{assessment_id}/observation/judgement", summary="Judge reflection, learning, change")
+@router.put("/assessments/{assessment_id}/observation/judgement", summary="Judge reflection, learning, change",
+             openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
 async def record_judgement(assessment_id: str, body: JudgementBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_judgement(_uow(request), principal, assessment_id, _clock(request),
                                                body=body.model_dump())
 
 
-@router.get("/assessments/{assessment_id}/reviews", summary="Periodic reviews (ruang-gtk-2025)")
+@router.get("/assessments/{assessment_id}/reviews", summary="Periodic reviews (ruang-gtk-2025)",
+             openapi_extra=access.action_extra(actions.REVIEW_READ))
 async def get_reviews(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await reviews.list_reviews(_uow(request), principal, assessment_id)
 
 
-@router.post("/assessments/{assessment_id}/reviews", status_code=201, summary="Record a periodic review")
+@router.post("/assessments/{assessment_id}/reviews", status_code=201, summary="Record a periodic review",
+             openapi_extra=access.action_extra(actions.REVIEW_RECORD))
 async def post_review(assessment_id: str, body: ReviewBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await reviews.record_review(_uow(request), principal, assessment_id, _clock(request),
                                        review=body.review, progress=body.progress, feedback=body.feedback)
 
 
-@router.get("/observation-rubric", summary="Stages, levels, judgements and focus behaviours (data)")
+@router.get("/observation-rubric", summary="Stages, levels, judgements and focus behaviours (data)",
+             openapi_extra=access.action_extra(actions.RUBRIC_READ))
 async def get_rubric(principal: CurrentPrincipal) -> dict:
+    access.require_action(principal, actions.RUBRIC_READ)
     return observation_rubric()
 
 
-@router.post("/periods/{period_id}/extensions", status_code=201, summary="Dinas: extend the assessment deadline")
+@router.post("/periods/{period_id}/extensions", status_code=201, summary="Dinas: extend the assessment deadline",
+             openapi_extra=access.action_extra(actions.DEADLINE_EXTEND))
 async def extend(period_id: str, body: ExtensionBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await dinas.extend_deadline(_uow(request), principal, period_id, _clock(request), until=body.until,
                                        reason=body.reason, npsn=body.npsn)
 
 
-@router.put("/organisations/{npsn}/predikat", summary="Dinas: an organisation's own predikat")
+@router.put("/organisations/{npsn}/predikat", summary="Dinas: an organisation's own predikat",
+             openapi_extra=access.action_extra(actions.ORGANISATION_PREDIKAT_SET))
 async def set_org_predikat(npsn: str, body: OrganisationPredikatBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await dinas.set_organisation_predikat(_uow(request), principal, npsn, _clock(request),
                                                  period_id=body.period_id, predikat=body.predikat)
 
 
-@router.get("/recaps", summary="Counts per predikat and jenjang, completion against the deadline")
+@router.get("/recaps", summary="Counts per predikat and jenjang, completion against the deadline",
+             openapi_extra=access.action_extra(actions.RECAP_READ))
 async def get_recap(
     request: Request,
     principal: CurrentPrincipal,
@@ -249,11 +272,13 @@ async def get_recap(
                               code=code, limit=limit, offset=offset)
 
 
-@router.get("/people/{nip}/angka-kredit", summary="Angka kredit per period, cumulative, and what remains")
+@router.get("/people/{nip}/angka-kredit", summary="Angka kredit per period, cumulative, and what remains",
+             openapi_extra=access.action_extra(actions.ANGKA_KREDIT_READ))
 async def get_angka_kredit(nip: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await recaps.angka_kredit(_uow(request), principal, nip)
 
 
-@router.get("/people/{nip}/annual/{year}", summary="The annual predikat from the year's assessments")
+@router.get("/people/{nip}/annual/{year}", summary="The annual predikat from the year's assessments",
+             openapi_extra=access.action_extra(actions.ANNUAL_READ))
 async def get_annual(nip: str, year: int, request: Request, principal: CurrentPrincipal) -> dict:
     return await recaps.annual(_uow(request), principal, nip, year)

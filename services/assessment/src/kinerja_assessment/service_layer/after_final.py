@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock
 from kinerja_shared.errors import Conflict, NotFound
@@ -22,8 +24,7 @@ from kinerja_assessment.domain import corrections as rules
 from kinerja_assessment.domain.assessment import parse_rating_input
 from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.service_layer.assessments import (
-    assessor_of_record, can_read, denied, finalized_event, load, objection_view, period_ak, view,
-    versions_of,
+    finalized_event, load, objection_view, period_ak, require_assessor, resource, view, versions_of,
 )
 
 
@@ -78,9 +79,9 @@ async def correct(
     given = parse_rating_input(rating_hasil_kerja, rating_perilaku_kerja, reason)
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        role = rules.ensure_corrector(principal.role, principal.nip, await assessor_of_record(uow, a))
-        if role == "dinas" and not can_read(principal, a):
-            raise denied()  # a Dinas corrects only in its own region
+        # The PPK of record, or the Dinas of the assessment's region.
+        relations = await require_assessor(uow, principal, actions.ASSESSMENT_CORRECT, a)
+        role = "ppk" if "assessor" in relations else "dinas"
         rules.ensure_final(a.status)
         rules.ensure_corrects_latest(corrects_version, a.version)
         await _apply_correction(uow, a, hasil=given.hasil_kerja.value, perilaku=given.perilaku_kerja.value,
@@ -99,11 +100,13 @@ async def _pending_objection(uow: UnitOfWork, assessment_id: str) -> Objection |
 
 
 async def _respond_checks(uow: UnitOfWork, principal: Principal, a: Assessment, now) -> int:
+    access.require_action(principal, actions.ASSESSMENT_RESPOND)
+    if not access.allows(principal, actions.ASSESSMENT_RESPOND, resource(a)):
+        raise rules.not_the_assessed_person()
     period = await uow.session.get(PeriodView, a.period_id)
     window = policy_for(period.policy if period else None).objection_window_days
     rules.ensure_can_respond(
-        status=a.status, actor_nip=principal.nip, teacher_nip=a.teacher_nip,
-        responded_version=a.responded_version, version=a.version,
+        status=a.status, responded_version=a.responded_version, version=a.version,
         pending_objection=await _pending_objection(uow, a.assessment_id) is not None,
         finalized_at=a.finalized_at or now, window_days=window, now=now,
     )
@@ -150,7 +153,7 @@ async def decide_objection(
     uow_factory: UnitOfWorkFactory, principal: Principal, objection_id: str, clock: Clock, *,
     decision: object, reason: object, rating_hasil_kerja: object = None, rating_perilaku_kerja: object = None,
 ) -> dict:
-    rules.ensure_decider(principal.role)
+    access.require_action(principal, actions.OBJECTION_DECIDE)
     outcome = rules.parse_decision(decision)
     text = rules.require_reason(reason)
     given = (parse_rating_input(rating_hasil_kerja, rating_perilaku_kerja, text)
@@ -161,8 +164,7 @@ async def decide_objection(
             raise NotFound("keberatan_tidak_ditemukan", "Keberatan tidak ditemukan.", "Objection not found.")
         rules.ensure_pending(objection.status)
         a = await load(uow, objection.assessment_id)
-        if not can_read(principal, a):
-            raise denied()
+        access.require(principal, actions.OBJECTION_DECIDE, resource(a))
         now = clock.now()
         actor = principal.nip or principal.sub
         if given is not None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock
-from kinerja_shared.errors import Conflict, Forbidden, NotFound
+from kinerja_shared.errors import Conflict, NotFound
 from kinerja_shared.events import AssessmentFinalized, PersonRef
 from kinerja_shared.events.contracts import AssessmentRated
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -26,29 +28,43 @@ from kinerja_assessment.domain import distribution, observation, windows
 from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.domain.predikat import Predikat, Rating, predikat_for
 
-DINAS_ROLES = ("dinas", "operator_dinas", "sistem")
+# Where an assessment lives and whose it is, for the access policy. Its assessor_nip is the
+# assessor of record (the read model follows the roster while it is open).
+COLUMNS = access.Columns(owner_nip=Assessment.teacher_nip, assessor_nip=Assessment.assessor_nip,
+                         npsn=Assessment.school_npsn, region=Assessment.region)
 
 
-def _region_matches(principal: Principal, region: str) -> bool:
-    if not principal.region:
-        return True
-    if principal.region.endswith("0000"):  # a province-wide token
-        return region[:2] == principal.region[:2]
-    return region == principal.region
+def resource(a: Assessment, assessor_nip: str | None = None) -> access.Resource:
+    return access.Resource(npsn=a.school_npsn, region=a.region, owner_nip=a.teacher_nip,
+                           assessor_nip=assessor_nip or a.assessor_nip)
 
 
-def can_read(principal: Principal, a: Assessment) -> bool:
-    if principal.nip and principal.nip == a.teacher_nip:
-        return True  # the assessed person (a guru, or a principal assessed by their pengawas)
-    if principal.role == "guru":
-        return False
-    if principal.role in ("kepala_sekolah", "operator_sekolah"):
-        return principal.npsn == a.school_npsn or principal.nip == a.assessor_nip
-    if principal.role == "pengawas":
-        return principal.nip == a.assessor_nip or _region_matches(principal, a.region)
-    if principal.role in DINAS_ROLES:
-        return _region_matches(principal, a.region)
-    return False
+def require_ppk_view(principal: Principal, action: str, a: Assessment) -> None:
+    """The PPK's views of an assessment (workbench, distribution): the school, the PPK and the
+    Dinas, not the assessed person (who reads their own assessment, not the assessor's view)."""
+    access.require(principal, action, resource(a))
+    if principal.nip == a.teacher_nip and principal.nip != a.assessor_nip:
+        raise access.denied()
+
+
+async def require_assessor(uow: UnitOfWork, principal: Principal, action: str, a: Assessment) -> frozenset:
+    """The PPK of record (from the roster) acts on an assessment; a PPK role that is not this
+    one's PPK gets 403 bukan_penilai, a Dinas outside its region 403 akses_ditolak. Returns the
+    relations the caller's role acts under."""
+    relations = access.require_action(principal, action)
+    if not access.allows(principal, action, resource(a, await assessor_of_record(uow, a))):
+        raise rules.not_the_assessor() if "assessor" in relations else access.denied()
+    return relations
+
+
+async def school_region(uow: UnitOfWork, npsn: str) -> str | None:
+    """A school's district code, from the roster (or, failing that, its assessments)."""
+    region = (await uow.session.exec(
+        select(RosterPerson.region).where(RosterPerson.school_npsn == npsn).limit(1))).first()
+    if region is None:
+        region = (await uow.session.exec(
+            select(Assessment.region).where(Assessment.school_npsn == npsn).limit(1))).first()
+    return region
 
 
 async def load(uow: UnitOfWork, assessment_id: str) -> Assessment:
@@ -63,10 +79,6 @@ async def assessor_of_record(uow: UnitOfWork, a: Assessment) -> str | None:
     the plan's assessor only stands in while the teacher is unknown."""
     teacher = await uow.session.get(RosterPerson, a.teacher_nip)
     return teacher.assessor_nip if teacher is not None and teacher.assessor_nip else a.assessor_nip
-
-
-def denied() -> Forbidden:
-    return Forbidden("akses_ditolak", "Anda tidak berhak melihat penilaian ini.", "You may not see this assessment.")
 
 
 def predikat_of(a: Assessment) -> Predikat | None:
@@ -120,18 +132,8 @@ async def list_assessments(
     offset: int = 0,
 ) -> dict:
     async with uow_factory() as uow:
-        query = select(Assessment)
-        # Scope first: a guru only ever sees their own, a kepala sekolah their school's (and
-        # their own assessment, made by their pengawas).
-        if principal.role == "guru":
-            query = query.where(Assessment.teacher_nip == principal.nip)
-        elif principal.role in ("kepala_sekolah", "operator_sekolah"):
-            query = query.where(
-                (Assessment.school_npsn == principal.npsn) | (Assessment.assessor_nip == principal.nip)
-                | (Assessment.teacher_nip == principal.nip)
-            )
-        elif principal.role not in DINAS_ROLES + ("pengawas",):
-            raise denied()
+        # Scope first (the policy's WHERE clause), then the caller's filters.
+        query = select(Assessment).where(access.scope_filter(principal, actions.ASSESSMENT_READ, COLUMNS))
         for column, value in (
             (Assessment.period_id, period_id), (Assessment.school_npsn, npsn),
             (Assessment.teacher_nip, teacher_nip), (Assessment.plan_id, plan_id),
@@ -139,7 +141,7 @@ async def list_assessments(
             if value:
                 query = query.where(column == value)
         query = query.order_by(Assessment.school_npsn, Assessment.teacher_nip).offset(offset).limit(limit)
-        rows = [a for a in (await uow.session.exec(query)).all() if can_read(principal, a)]
+        rows = list((await uow.session.exec(query)).all())
         # One query for the teachers' names instead of one per row.
         people = await uow.session.exec(
             select(RosterPerson).where(RosterPerson.nip.in_({a.teacher_nip for a in rows}))
@@ -182,8 +184,7 @@ def objection_view(o: Objection) -> dict:
 async def get_assessment(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        if not can_read(principal, a):
-            raise denied()
+        access.require(principal, actions.ASSESSMENT_READ, resource(a))
         body = await view(uow, a)
         body["versions"] = await versions_of(uow, a.assessment_id)
         body["objections"] = await objections_of(uow, a.assessment_id)
@@ -207,7 +208,7 @@ async def record_ratings(
                                      reason_hasil_kerja, reason_perilaku_kerja, perilaku_per_nilai)
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
+        await require_assessor(uow, principal, actions.ASSESSMENT_RATE, a)
         rules.ensure_open(a.status)
         now = clock.now()
         a.rating_hasil_kerja, a.rating_perilaku_kerja = given.hasil_kerja.value, given.perilaku_kerja.value
@@ -240,11 +241,14 @@ def person_ref(person: RosterPerson) -> PersonRef:
     )
 
 
-async def extension_until(uow: UnitOfWork, period_id: str, npsn: str) -> date | None:
+async def extension_until(uow: UnitOfWork, period_id: str, npsn: str, region: str) -> date | None:
+    """The latest extension for this school: its own, or one for every school of a region that
+    covers the school's district (region "": granted before regions were kept, every school)."""
     rows = (await uow.session.exec(
         select(Extension).where(Extension.period_id == period_id, Extension.npsn.in_(["", npsn]))
     )).all()
-    return max((r.until for r in rows), default=None)
+    return max((r.until for r in rows if r.npsn == npsn or not r.region or access.covers_region(r.region, region)),
+               default=None)
 
 
 def window_of(period: PeriodView) -> windows.Window:
@@ -280,8 +284,7 @@ async def distribution_for(uow: UnitOfWork, a: Assessment, extra: Predikat | Non
 async def distribution_preview(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        if not can_read(principal, a) or principal.nip == a.teacher_nip and principal.nip != a.assessor_nip:
-            raise denied()
+        require_ppk_view(principal, actions.DISTRIBUTION_READ, a)
         return await distribution_for(uow, a, predikat_of(a) if a.status == rules.OPEN else None)
 
 
@@ -304,7 +307,7 @@ def already_final(assessment_id: str, version: int) -> Conflict:
 async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str, clock: Clock) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
+        await require_assessor(uow, principal, actions.ASSESSMENT_FINALIZE, a)
         if a.status == rules.FINAL:
             raise already_final(a.assessment_id, a.version)
         ratings = rules.ratings_to_finalize(a.rating_hasil_kerja, a.rating_perilaku_kerja)
@@ -319,7 +322,7 @@ async def finalize(uow_factory: UnitOfWorkFactory, principal: Principal, assessm
                 "Teacher, assessor or period data not yet received; try again shortly.",
             )
         now = clock.now()
-        windows.ensure_finalizable_now(window_of(period), await extension_until(uow, a.period_id, a.school_npsn), now)
+        windows.ensure_finalizable_now(window_of(period), await extension_until(uow, a.period_id, a.school_npsn, a.region), now)
         recorded, obs = await observation_state(uow, a.assessment_id)
         observation.ensure_complete(policy_for(period.policy).observation_required, set(recorded),
                                     started=bool(recorded), judged=bool(obs and obs.judgement))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, jakarta_date
 from kinerja_shared.errors import AppError
@@ -16,7 +18,7 @@ from kinerja_assessment.adapters.tables import Assessment, EvidenceView, Observa
 from kinerja_assessment.domain import assessment as assessment_rules
 from kinerja_assessment.domain import observation as rules
 from kinerja_assessment.service_layer.assessments import (
-    assessor_of_record, can_read, denied, load, observation_state,
+    load, observation_state, require_assessor, resource,
 )
 from kinerja_assessment.service_layer.read_model import DELETED
 
@@ -28,8 +30,9 @@ def focus_behaviours(a: Assessment) -> list[str]:
 
 async def _observer_checks(uow: UnitOfWork, principal: Principal, a: Assessment) -> None:
     # Self-observation first: a principal whose own plan this is gets the specific answer.
+    access.require_action(principal, actions.OBSERVATION_RECORD)
     rules.ensure_not_self(principal.nip, a.teacher_nip)
-    assessment_rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
+    await require_assessor(uow, principal, actions.OBSERVATION_RECORD, a)
     assessment_rules.ensure_open(a.status)
 
 
@@ -137,8 +140,7 @@ async def record_judgement(
 async def get_observation(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        if not can_read(principal, a):
-            raise denied()
+        access.require(principal, actions.OBSERVATION_READ, resource(a))
         return await _view(uow, a)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, batas_waktu, end_of_day, jakarta_date
 from kinerja_shared.errors import AppError, NotFound
@@ -21,25 +23,20 @@ from kinerja_assessment.domain import angka_kredit as ak
 from kinerja_assessment.domain.annual import annual_predikat
 from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.domain.predikat import Predikat
-from kinerja_assessment.service_layer.assessments import _region_matches, denied, window_of
+from kinerja_assessment.service_layer.assessments import school_region, window_of
 from kinerja_assessment.service_layer.reviews import reviews_of
 
 LEVELS = ("school", "district", "province")
 
 
-def _ensure_may_see(principal: Principal, level: str, code: str) -> None:
-    if principal.role in ("kepala_sekolah", "operator_sekolah"):
-        if level != "school" or principal.npsn != code:
-            raise denied()
-    elif principal.role in ("dinas", "operator_dinas", "sistem", "pengawas"):
-        if principal.region and level != "school":
-            region_code = code if level == "district" else code[:2] + "0000"
-            if not _region_matches(principal, region_code) or (
-                level == "province" and not principal.region.endswith("0000")
-            ):
-                raise denied()
-    else:
-        raise denied()
+async def _recap_resource(uow, level: str, code: str) -> access.Resource:
+    """A school's recap lives in its school and district; a district's in that district; a
+    province's in the province (code ``xx0000``), which only a province-wide claim covers."""
+    if level == "school":
+        return access.Resource(npsn=code, region=await school_region(uow, code))
+    if level == "district":
+        return access.Resource(region=code)
+    return access.Resource(region=code[:2] + "0000")
 
 
 def _blank() -> dict:
@@ -54,8 +51,9 @@ async def recap(
     if level not in LEVELS:
         raise AppError("tingkat_rekap_tidak_valid", "Tingkat rekap harus school, district atau province.",
                        "level must be school, district or province.", status_code=422)
-    _ensure_may_see(principal, level, code)
+    access.require_action(principal, actions.RECAP_READ)
     async with uow_factory() as uow:
+        access.require(principal, actions.RECAP_READ, await _recap_resource(uow, level, code))
         period = await uow.session.get(PeriodView, period_id)
         if period is None:
             raise NotFound("periode_tidak_ditemukan", "Periode tidak ditemukan.", "Period not found.")
@@ -130,17 +128,13 @@ def _finish(bucket: dict, passed: bool) -> dict:
     return bucket
 
 
-async def _person_checks(uow, principal: Principal, nip: str) -> RosterPerson:
+async def _person_checks(uow, principal: Principal, action: str, nip: str) -> RosterPerson:
+    access.require_action(principal, action)
     person = await uow.session.get(RosterPerson, nip)
     if person is None:
         raise NotFound("pegawai_tidak_ditemukan", "Pegawai tidak ditemukan.", "Person not found.")
-    allowed = (
-        principal.nip in (nip, person.assessor_nip)
-        or (principal.role in ("kepala_sekolah", "operator_sekolah") and principal.npsn == person.school_npsn)
-        or (principal.role in ("dinas", "operator_dinas", "sistem", "pengawas") and _region_matches(principal, person.region))
-    )
-    if not allowed:
-        raise denied()
+    access.require(principal, action, access.Resource(
+        npsn=person.school_npsn, region=person.region, owner_nip=person.nip, assessor_nip=person.assessor_nip))
     return person
 
 
@@ -154,7 +148,7 @@ async def _final_rows(uow, nip: str):
 
 async def angka_kredit(uow_factory: UnitOfWorkFactory, principal: Principal, nip: str) -> dict:
     async with uow_factory() as uow:
-        person = await _person_checks(uow, principal, nip)
+        person = await _person_checks(uow, principal, actions.ANGKA_KREDIT_READ, nip)
         rows = await _final_rows(uow, nip)
         periods = [{
             "period_id": p.period_id, "name": p.name, "year": p.year, "months": ak.months_of(p.month_start, p.month_end),
@@ -172,7 +166,7 @@ async def angka_kredit(uow_factory: UnitOfWorkFactory, principal: Principal, nip
 
 async def annual(uow_factory: UnitOfWorkFactory, principal: Principal, nip: str, year: int) -> dict:
     async with uow_factory() as uow:
-        await _person_checks(uow, principal, nip)
+        await _person_checks(uow, principal, actions.ANNUAL_READ, nip)
         rows = [(a, p) for a, p in await _final_rows(uow, nip) if p.year == year]
         by_semester = {p.semester: Predikat(a.predikat) for a, p in rows if a.predikat}
         policy = policy_for(rows[-1][1].policy if rows else None)

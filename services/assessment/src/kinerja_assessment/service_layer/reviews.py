@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, jakarta_date
 from kinerja_shared.errors import Conflict
@@ -14,7 +16,7 @@ from kinerja_assessment.domain import assessment as assessment_rules
 from kinerja_assessment.domain import reviews as rules
 from kinerja_assessment.domain.corrections import require_reason
 from kinerja_assessment.domain.policy import policy_for
-from kinerja_assessment.service_layer.assessments import assessor_of_record, can_read, denied, load
+from kinerja_assessment.service_layer.assessments import load, require_assessor, resource
 
 
 async def reviews_of(uow: UnitOfWork, assessment_id: str) -> list[dict]:
@@ -33,7 +35,7 @@ async def record_review(
     text = require_reason(feedback, "feedback")
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        assessment_rules.ensure_assessor(await assessor_of_record(uow, a), principal.nip)
+        await require_assessor(uow, principal, actions.REVIEW_RECORD, a)
         assessment_rules.ensure_open(a.status)
         period = await uow.session.get(PeriodView, a.period_id)
         policy = policy_for(period.policy if period else None)
@@ -56,6 +58,5 @@ async def record_review(
 async def list_reviews(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        if not can_read(principal, a):
-            raise denied()
+        access.require(principal, actions.REVIEW_READ, resource(a))
         return {"assessment_id": a.assessment_id, "reviews": await reviews_of(uow, a.assessment_id)}

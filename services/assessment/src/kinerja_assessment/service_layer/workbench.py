@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.clock import Clock, batas_waktu, jakarta_date
 from kinerja_shared.uow import UnitOfWorkFactory
@@ -17,7 +18,7 @@ from kinerja_assessment.domain import angka_kredit as ak
 from kinerja_assessment.domain import windows
 from kinerja_assessment.domain.policy import policy_for
 from kinerja_assessment.service_layer.assessments import (
-    can_read, denied, distribution_for, extension_until, load, predikat_of, view, window_of,
+    distribution_for, extension_until, load, predikat_of, require_ppk_view, view, window_of,
 )
 from kinerja_assessment.service_layer.daily_reports import daily_reports_of
 from kinerja_assessment.service_layer.observations import observation_view
@@ -29,9 +30,7 @@ async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assess
                     notes_limit: int = 10, notes_offset: int = 0) -> dict:
     async with uow_factory() as uow:
         a = await load(uow, assessment_id)
-        # The assessed person reads their own assessment, not the assessor's workbench.
-        if not can_read(principal, a) or (principal.nip == a.teacher_nip and principal.nip != a.assessor_nip):
-            raise denied()
+        require_ppk_view(principal, actions.WORKBENCH_READ, a)
         period = await uow.session.get(PeriodView, a.period_id)
         teacher = await uow.session.get(RosterPerson, a.teacher_nip)
         evidence = (await uow.session.exec(
@@ -48,7 +47,7 @@ async def workbench(uow_factory: UnitOfWorkFactory, principal: Principal, assess
         deadline = None
         if period is not None:
             window = window_of(period)
-            extended = await extension_until(uow, a.period_id, a.school_npsn)
+            extended = await extension_until(uow, a.period_id, a.school_npsn, a.region)
             last = windows.deadline(window, extended)
             today = jakarta_date(clock.now())
             deadline = {
