@@ -169,6 +169,7 @@ def test_the_openapi_document_declares_every_answer_with_the_error_schema(nats_s
     error = {"$ref": "#/components/schemas/ErrorResponse"}
     operation = document["paths"]["/v1/plans/{plan_id}/submit"]["post"]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409", "422", "503"}
+    assert "413" in document["paths"]["/v1/periods"]["post"]["responses"]  # it has a body
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
         if status != "200":

@@ -8,6 +8,7 @@ the answers the conventions add to every route.
   (``basis_data_tidak_tersedia`` with ``Retry-After``);
 - operations with a path parameter or a ``*_id`` query parameter: 404 (nothing with that id,
   or not for this caller);
+- operations with a request body: 413 ``badan_permintaan_terlalu_besar`` (kinerja_shared.body_limits);
 - POST/PUT/PATCH (the Idempotency-Key middleware): 400 ``kunci_idempotensi_tidak_valid``, 409
   ``kunci_idempotensi_sedang_diproses``, 422 ``kunci_idempotensi_dipakai_ulang``.
 
@@ -51,10 +52,13 @@ _DEFAULT_DESCRIPTIONS = {
     "404": "`tidak_ditemukan` and the resource's own codes: nothing with this id for this caller",
     "409": "`kunci_idempotensi_sedang_diproses` (with Retry-After): the first request with this "
            "Idempotency-Key is still running",
+    "413": "`badan_permintaan_terlalu_besar` (details.max_bytes): a body over KINERJA_HTTP_MAX_BODY_BYTES "
+           "(or the route's own limit)",
     "422": "`input_tidak_valid` (details: [{field, problem}]): a malformed parameter, header or body",
     "503": "`basis_data_tidak_tersedia` and other `*_tidak_tersedia` (with Retry-After): a "
            "dependency is away for now; retry with the same Idempotency-Key",
 }
+_BODY_422 = "; `json_terlalu_bersarang`: a JSON body nested deeper than the limit"
 _WRITE_422 = "; `kunci_idempotensi_dipakai_ulang`: the Idempotency-Key was used with another body"
 
 
@@ -126,11 +130,15 @@ def _complete(operation: dict, method: str, path: str, *, needs_token: bool) -> 
         statuses.append("404")
     if method in WRITE_METHODS:
         statuses += ["400", "409"]
+    if "requestBody" in operation:
+        statuses.append("413")
     for status in statuses:
         if status not in responses:
             description = _DEFAULT_DESCRIPTIONS[status]
             if status == "422" and method in WRITE_METHODS:
                 description += _WRITE_422
+            if status == "422" and "requestBody" in operation:
+                description += _BODY_422
             responses[status] = {"description": description}
     for status, response in responses.items():
         if not status.startswith(("4", "5")):
