@@ -233,6 +233,47 @@ async def test_oversized_upload_is_cut_off_without_reading_the_rest(service):
     assert len(service.objects()) == 1 and len(await service.evidence_rows()) == 1
 
 
+async def test_form_fields_are_bounded(service):
+    """Only the file may be large: at most 8 other parts, each at most 8 KiB of value and 8 KiB
+    of part headers. Before, 1000 extra fields or 12 KB of headers on a part were read and kept
+    (python-multipart itself bounds one header line to 4224 bytes and a part to 8 lines)."""
+    plan = await service.approved_plan()
+    owner = service.guru(plan.teacher_nip)
+    boundary = "kinerja-batas-0123456789"
+    headers = {**owner, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+    def part(name: str, value: str, extra: str = "") -> bytes:
+        return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n{extra}\r\n{value}\r\n'.encode()
+
+    file_part = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="l.pdf"\r\n'
+                 "Content-Type: application/pdf\r\n\r\n").encode() + samples.PDF + b"\r\n"
+    end = f"--{boundary}--\r\n".encode()
+
+    async def post(body: bytes) -> httpx.Response:
+        return await service.client.post("/v1/evidence", content=body, headers=headers)
+
+    many = await post(part("plan_id", plan.plan_id) + b"".join(part(f"x{i}", "1") for i in range(1000)) + file_part + end)
+    assert (many.status_code, many.json()["error"]["code"]) == (413, "bidang_formulir_terlalu_banyak"), many.text
+    assert many.json()["error"]["details"]["max_fields"] == 8
+    padding = "".join(f"X-Isi-{i}: {'a' * 3000}\r\n" for i in range(4))  # 12 KB in four lines
+    big_header = await post(part("plan_id", plan.plan_id, padding) + file_part + end)
+    assert (big_header.status_code, big_header.json()["error"]["code"]) == (413, "header_formulir_terlalu_besar")
+    assert big_header.json()["error"]["details"]["max_bytes"] == 8192
+    long_value = await post(part("plan_id", "a" * 9000) + file_part + end)
+    assert (long_value.status_code, long_value.json()["error"]["code"]) == (422, "input_tidak_valid")
+    assert long_value.json()["error"]["details"][0]["field"] == "body.plan_id"
+    for refused in (many, big_header, long_value):
+        error = refused.json()["error"]
+        assert error["message"] and error["message_en"] and "Traceback" not in refused.text
+    assert service.objects() == [] and await service.evidence_rows() == []
+
+    # Within the bounds: plan_id, item_id and six fields a client adds are fine.
+    extra = b"".join(part(f"x{i}", "1") for i in range(6))
+    ok = await post(part("plan_id", plan.plan_id) + part("item_id", "pk-1") + extra + file_part + end)
+    assert ok.status_code == 201, ok.text
+    assert len(service.objects()) == 1
+
+
 async def test_a_failed_database_write_removes_the_object(service):
     plan = await service.approved_plan()
     # A real failure of the real database: the evidence table is gone.

@@ -5,6 +5,12 @@ FastAPI's own form parsing reads the whole body before the handler runs, whateve
 Here python-multipart is fed chunk by chunk: ordinary fields are kept (small, bounded), the
 file part is spooled (in memory up to 1 MiB, then a temporary file), so memory does not grow
 with the file size and a 10 GB request is cut off after ``max_file_bytes``.
+
+Only the file may be large. Everything else is bounded as it arrives, so that no request
+holds more than a few KiB besides the file: at most ``MAX_FORM_FIELDS`` parts other than the
+file (413 ``bidang_formulir_terlalu_banyak``), each part's headers at most
+``MAX_PART_HEADER_BYTES`` (413 ``header_formulir_terlalu_besar``), each field's value at
+most ``MAX_FIELD_BYTES`` (422 ``input_tidak_valid`` naming the field).
 """
 
 from __future__ import annotations
@@ -20,12 +26,37 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
 
+from kinerja_shared.errors import AppError
+
 from kinerja_evidence.domain.model import FileTooLarge, invalid_input  # noqa: F401 (re-exported)
 
 SPOOL_IN_MEMORY = 1024 * 1024
 MAX_FIELD_BYTES = 8 * 1024
+# The form has two fields (plan_id, item_id); room for a few a client adds on its own.
+MAX_FORM_FIELDS = 8
+MAX_PART_HEADER_BYTES = 8 * 1024
 # Room for the part headers and boundaries around the file in a well-formed request.
 ENVELOPE_ALLOWANCE = 64 * 1024
+
+
+class TooManyFormFields(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            "bidang_formulir_terlalu_banyak",
+            f"Formulir berisi terlalu banyak bidang (paling banyak {MAX_FORM_FIELDS} selain berkas).",
+            f"Too many form fields (at most {MAX_FORM_FIELDS} besides the file).",
+            status_code=413, details={"max_fields": MAX_FORM_FIELDS},
+        )
+
+
+class PartHeadersTooLarge(AppError):
+    def __init__(self) -> None:
+        super().__init__(
+            "header_formulir_terlalu_besar",
+            f"Header salah satu bagian formulir terlalu besar (paling banyak {MAX_PART_HEADER_BYTES} byte).",
+            f"A form part's headers are too large (at most {MAX_PART_HEADER_BYTES} bytes).",
+            status_code=413, details={"max_bytes": MAX_PART_HEADER_BYTES},
+        )
 
 
 @dataclass
@@ -73,16 +104,31 @@ async def receive_form(
     header_value = bytearray()
     pending: list[bytes] = []
     state = {"file_started": False, "checked": False, "too_large": False, "error": None}
+    counts = {"fields": 0, "header_bytes": 0}
+
+    def fail(error: AppError) -> None:
+        if state["error"] is None:
+            state["error"] = error
 
     def on_part_begin() -> None:
         nonlocal part
         part = _Part()
+        counts["header_bytes"] = 0
+
+    def header_bytes(n: int) -> bool:
+        counts["header_bytes"] += n
+        if counts["header_bytes"] > MAX_PART_HEADER_BYTES:
+            fail(PartHeadersTooLarge())
+            return False
+        return True
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_name.extend(data[start:end])
+        if header_bytes(end - start):
+            header_name.extend(data[start:end])
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
+        if header_bytes(end - start):
+            header_value.extend(data[start:end])
 
     def on_header_end() -> None:
         part.headers[bytes(header_name).lower()] = bytes(header_value)
@@ -94,13 +140,17 @@ async def receive_form(
         part.name = options.get(b"name", b"").decode("utf-8", "replace")
         if part.name == file_field:
             if state["file_started"]:
-                state["error"] = invalid_input("hanya satu berkas per unggahan", file_field, "Only one file per upload.")
+                fail(invalid_input("hanya satu berkas per unggahan", file_field, "Only one file per upload."))
                 return
             part.is_file = True
             state["file_started"] = True
             raw_name = options.get(b"filename")
             form.file_name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
             form.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        else:
+            counts["fields"] += 1
+            if counts["fields"] > MAX_FORM_FIELDS:
+                fail(TooManyFormFields())
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if part.is_file:
@@ -109,17 +159,18 @@ async def receive_form(
                 state["too_large"] = True
                 return
             pending.append(data[start:end])
-        else:
+        elif state["error"] is None:
             part.data.extend(data[start:end])
             if len(part.data) > MAX_FIELD_BYTES:
-                state["error"] = invalid_input("bidang terlalu panjang", part.name, "Field too long.")
+                fail(invalid_input(f"paling banyak {MAX_FIELD_BYTES} byte", part.name,
+                                   f"Field too long (at most {MAX_FIELD_BYTES} bytes)."))
 
     def on_part_end() -> None:
-        if not part.is_file and part.name:
+        if not part.is_file and part.name and state["error"] is None:
             try:
                 form.fields[part.name] = part.data.decode("utf-8").strip()
             except UnicodeDecodeError:
-                state["error"] = invalid_input("bukan teks UTF-8", part.name, "Not UTF-8 text.")
+                fail(invalid_input("bukan teks UTF-8", part.name, "Not UTF-8 text."))
 
     parser = MultipartParser(
         params[b"boundary"],
