@@ -310,3 +310,32 @@ def test_the_development_issuer_refuses_production(tmp_path, monkeypatch):
     monkeypatch.setenv("KINERJA_ENVIRONMENT", "production")
     with pytest.raises(SystemExit, match="does not run with KINERJA_ENVIRONMENT=production"):
         DevIssuer(tmp_path / "keys.json", port=0)
+
+
+@pytest.mark.parametrize("through", ["discovery", "jwks"])
+def test_an_issuer_that_does_not_answer_is_waited_for_once_then_503_at_once(issuer, monkeypatch, through):
+    """A blackholed issuer: the first request waits out the fetch timeout, the next ones within
+    FAILED_FETCH_HOLD_S answer 503 at once instead of each holding a worker for the timeout."""
+    import socket
+
+    from kinerja_shared import auth
+
+    monkeypatch.setattr(auth, "FETCH_TIMEOUT_S", 1.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (the backlog) and never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        settings = {"oidc_issuer": url} if through == "discovery" else {
+            "oidc_issuer": issuer.issuer, "oidc_jwks_url": f"{url}/jwks"}
+        check = TokenVerifier(ServiceSettings(**settings))
+        token = issuer.mint(role="guru")
+        started = time.monotonic()
+        assert refused(check.verify, token).code == "penyedia_identitas_tidak_tersedia"
+        assert time.monotonic() - started >= 0.9
+        started = time.monotonic()
+        for _ in range(3):
+            assert refused(check.verify, token).status_code == 503
+        assert time.monotonic() - started < 0.5
+    finally:
+        silent.close()

@@ -24,6 +24,7 @@ Development tokens come from the development issuer (``kinerja_shared.dev_issuer
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -48,6 +49,11 @@ ALGORITHM = "HS256"  # the development shared secret
 DEV_JWT_SECRET = "kinerja-dev-secret-change-me-please-0123456789"
 DEV_SECRET_ISSUER = "urn:kinerja:dev-secret"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# Discovery and JWKS fetches: rare (once per cache period), so a slow issuer is waited for...
+FETCH_TIMEOUT_S = 10.0
+# ...once: after a failed fetch the next ones fail at once (503) for this long, so while the
+# issuer is away requests do not each hold a worker thread for the whole timeout.
+FAILED_FETCH_HOLD_S = 5.0
 
 
 class Principal(BaseModel):
@@ -117,6 +123,21 @@ def _invalid(message_en: str = "Invalid token.", *, details: Any = None) -> Unau
     return Unauthorized("token_tidak_valid", "Token tidak valid.", message_en, details=details)
 
 
+class _JWKSClient(jwt.PyJWKClient):
+    """PyJWKClient with a short hold after a failed fetch (FAILED_FETCH_HOLD_S)."""
+
+    failed_until = 0.0
+
+    def fetch_data(self) -> Any:
+        if time.monotonic() < self.failed_until:
+            raise jwt.PyJWKClientConnectionError("the issuer's JWKS could not be fetched moments ago")
+        try:
+            return super().fetch_data()
+        except jwt.PyJWKClientConnectionError:
+            self.failed_until = time.monotonic() + FAILED_FETCH_HOLD_S
+            raise
+
+
 class TokenVerifier:
     """Checks a bearer token and says who is calling. Thread-safe; the key fetches are
     blocking (urllib in PyJWKClient), so async code calls it in a worker thread."""
@@ -132,6 +153,7 @@ class TokenVerifier:
         self._secret = settings.jwt_secret or DEV_JWT_SECRET
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
+        self._discovery_failed_until = 0.0
 
     # The configured issuer string exactly as the tokens carry it (no trailing-slash games).
     @property
@@ -145,24 +167,27 @@ class TokenVerifier:
                 # PyJWKClient (PyJWT): the key set cached for `lifespan`, refetched once on an
                 # unknown kid (no more often than the cooldown). No per-kid cache: a key the
                 # issuer withdraws stops verifying when the cached set expires.
-                self._jwks = jwt.PyJWKClient(
+                self._jwks = _JWKSClient(
                     url, cache_jwk_set=True, lifespan=self._cache_s, cache_keys=False,
-                    timeout=5, cooldown_duration=self._cooldown_s,
+                    timeout=FETCH_TIMEOUT_S, cooldown_duration=self._cooldown_s,
                 )
             return self._jwks
 
     def _discover_jwks_url(self) -> str:
+        if time.monotonic() < self._discovery_failed_until:
+            raise _issuer_unavailable()
         url = f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
         try:
-            response = httpx.get(url, timeout=5)
+            response = httpx.get(url, timeout=FETCH_TIMEOUT_S)
             response.raise_for_status()
             document = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            # OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one asked.
+            if document.get("issuer") != self.issuer or not document.get("jwks_uri"):
+                raise ValueError(f"discovery document of {document.get('issuer')!r}")
+            return document["jwks_uri"]
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            self._discovery_failed_until = time.monotonic() + FAILED_FETCH_HOLD_S
             raise _issuer_unavailable() from exc
-        # OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one asked.
-        if document.get("issuer") != self.issuer or not document.get("jwks_uri"):
-            raise _issuer_unavailable()
-        return document["jwks_uri"]
 
     def verify(self, token: str) -> Principal:
         try:
