@@ -160,6 +160,10 @@ def test_the_openapi_document_declares_every_answer_with_the_error_schema(nats_s
     async def submit(plan_id: str, principal: CurrentPrincipal):
         return {}
 
+    @router.get("/v1/schools/{npsn}/people/{nip}")
+    async def person(npsn: str, nip: str, principal: CurrentPrincipal):
+        return {}
+
     @router.get("/v1/plans", responses={403: {"description": "`akses_ditolak`: not yours"}})
     async def plans(principal: CurrentPrincipal):
         return {}
@@ -170,6 +174,8 @@ def test_the_openapi_document_declares_every_answer_with_the_error_schema(nats_s
     operation = document["paths"]["/v1/plans/{plan_id}/submit"]["post"]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409", "422", "503"}
     assert "413" in document["paths"]["/v1/periods"]["post"]["responses"]  # it has a body
+    shapes = {p["name"]: p["schema"]["pattern"] for p in document["paths"]["/v1/schools/{npsn}/people/{nip}"]["get"]["parameters"]}
+    assert shapes == {"npsn": "^[0-9]{8}$", "nip": "^[0-9]{18}$"}
     assert operation["security"] == [{"bearerAuth": []}]
     for status, response in operation["responses"].items():
         if status != "200":

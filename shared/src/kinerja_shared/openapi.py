@@ -12,6 +12,7 @@ the answers the conventions add to every route.
 - POST/PUT/PATCH (the Idempotency-Key middleware): 400 ``kunci_idempotensi_tidak_valid``, 409
   ``kunci_idempotensi_sedang_diproses``, 422 ``kunci_idempotensi_dipakai_ulang``.
 
+Path parameters named ``npsn`` and ``nip`` get the identifiers' shapes (8 and 18 digits).
 A route's own ``responses=`` keep their descriptions (they name the route's codes); this only
 adds the missing statuses and the body schema.
 """
@@ -117,7 +118,15 @@ def document_responses(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# The field's identifiers (kinerja_shared.identifiers) where a path names them.
+IDENTIFIER_PATTERNS = {"npsn": "^[0-9]{8}$", "nip": "^[0-9]{18}$"}
+
+
 def _complete(operation: dict, method: str, path: str, *, needs_token: bool) -> None:
+    for parameter in operation.get("parameters", []):
+        pattern = IDENTIFIER_PATTERNS.get(parameter.get("name", ""))
+        if parameter.get("in") == "path" and pattern:
+            parameter.setdefault("schema", {}).setdefault("pattern", pattern)
     responses = operation.setdefault("responses", {})
     statuses: list[str] = []
     if (method, path) not in NO_DEFAULTS:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from kinerja_shared import access
@@ -280,5 +280,6 @@ async def get_angka_kredit(nip: str, request: Request, principal: CurrentPrincip
 
 @router.get("/people/{nip}/annual/{year}", summary="The annual predikat from the year's assessments",
              openapi_extra=access.action_extra(actions.ANNUAL_READ))
-async def get_annual(nip: str, year: int, request: Request, principal: CurrentPrincipal) -> dict:
+async def get_annual(nip: str, request: Request, principal: CurrentPrincipal,
+                     year: int = Path(ge=2000, le=2100)) -> dict:
     return await recaps.annual(_uow(request), principal, nip, year)
