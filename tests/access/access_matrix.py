@@ -335,6 +335,8 @@ async def run_matrix(service: str, openapi: Mapping, ops: list[Op], ctx: Any) ->
         # Refusals first, on the record as seeded; then the callers who may.
         planned.sort(key=lambda c: c[2].outcome == "allowed")
         for scope, principal, exp in planned:
+            # A refused caller tries the seeded record; an allowed one a fresh one if it uses it up.
+            ctx.fresh = None
             if exp.outcome == "allowed" and op.fresh is not None:
                 ctx.fresh = await op.fresh(ctx, principal)
             response = await op.call(ctx, auth(principal))
