@@ -111,6 +111,7 @@ class Scope:
     region: str | None = None  # a region claim other than the school's district
     colleague: bool = False     # the school's other guru instead of the record's owner
     no_claims: bool = False
+    nip_only: bool = False
 
 
 SCOPES = (
@@ -122,6 +123,8 @@ SCOPES = (
     Scope("province claim", None, roles=("pengawas", "dinas", "operator_dinas"), region=PROVINCE),
     Scope("other province claim", None, roles=("pengawas", "dinas", "operator_dinas"), region="030000"),
     Scope("token without its scope claim", None, no_claims=True),
+    # The record's own people with their NIP but without the school or region claim.
+    Scope("own NIP, no npsn/region claim", SCHOOL_A, roles=("guru", "kepala_sekolah", "pengawas"), nip_only=True),
 )
 SISTEM_SCOPE = Scope("(machine)", None, roles=("sistem",))
 ROLES = tuple(r for r in access.ROLES if r != "sistem")
@@ -136,6 +139,9 @@ def principal_for(role: str, scope: Scope) -> Principal | None:
             return Principal(sub="pengawas-provinsi", role=role, nip="196001011985031099", region=scope.region)
         return Principal(sub=f"{role}-{scope.region}", role=role, region=scope.region)
     s = scope.school
+    if scope.nip_only:
+        nip = {"guru": s.gurus[0], "kepala_sekolah": s.ks, "pengawas": s.pengawas}[role]
+        return Principal(sub=nip, role=role, nip=nip)
     if role == "guru":
         nip = s.gurus[1] if scope.colleague else s.gurus[0]
         return Principal(sub=nip, role=role, nip=nip, npsn=s.npsn)
