@@ -133,3 +133,34 @@ async def test_json_bodies_over_the_http_limit_are_413_except_the_roster(plannin
     r = await planning.client.post("/v1/periods", json=big_body, headers=sistem())
     assert r.status_code == 413 and r.json()["error"]["code"] == "badan_permintaan_terlalu_besar"
     assert r.json()["error"]["details"] == {"max_bytes": 1024 * 1024}
+
+
+async def test_text_fields_are_bounded_with_the_field_named(planning):
+    school, period = await planning.school_with_open_period()
+    long_text = "t" * 10_001
+    r = await planning.client.post("/v1/plans", json={"period_id": period["period_id"], "rangkuman": long_text},
+                                   headers=school.guru())
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["error"]["details"][0]["field"] == "body.rangkuman"
+    r = await planning.client.post("/v1/plans", json={"period_id": "p" * 65}, headers=school.guru())
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.period_id"
+    plan = await planning.draft(school, period["period_id"])
+    steps = [{"item_id": f"t{i}", "duty": "Wali kelas"} for i in range(501)]
+    for body, problem in (([{"item_id": "t1", "duty": long_text}], "0: duty: teks lebih dari 10000 karakter (10001)"),
+                          (steps, "lebih dari 500 butir (501)")):
+        r = await planning.client.put(f"/v1/plans/{plan['plan_id']}/steps/tugas_tambahan", json=body, headers=school.guru())
+        assert r.status_code == 422, r.text[:300]
+        assert r.json()["error"]["details"] == [{"field": "body", "problem": problem}]
+    submitted = await planning.client.post(f"/v1/plans/{plan['plan_id']}/submit", headers=school.guru())
+    assert submitted.status_code == 200, submitted.text
+    r = await planning.client.post(f"/v1/plans/{plan['plan_id']}/return", json={"reason": "r" * 2001}, headers=school.ks())
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.reason"
+    # Ids in the path longer than their columns: never a 500.
+    for method, path, body in (
+        ("PUT", f"/v1/schools/{'9' * 500}/priorities/{period['period_id']}", {"results": {}, "priorities": []}),
+        ("PUT", f"/v1/schools/{school.npsn}/priorities/{'p' * 500}", {"results": {}, "priorities": []}),
+        ("POST", f"/v1/periods/{'p' * 500}/open", None),
+        ("POST", f"/v1/plans/{'p' * 500}/submit", None),
+    ):
+        r = await planning.client.request(method, path, json=body, headers=sistem())
+        assert r.status_code < 500, (path[:60], r.text[:300])

@@ -3,11 +3,18 @@
 The text bounds are those of the columns the values end up in (a 255-character name column
 is ``NAME_MAX``), so a value the edge accepts always fits its column on PostgreSQL, and an
 event carrying it stays far below the broker's payload limit. Request models use them as
-``Field(max_length=NAME_MAX)``; the roster import checks each column against
-:data:`ROSTER_FIELD_MAX`. Pure constants: the domain may import this module.
+``Field(max_length=NAME_MAX)``, or derive from :class:`BoundedModel` (loosely typed bodies:
+every string and list inside bounded); the roster import checks each column against
+:data:`ROSTER_FIELD_MAX`. Constants and pydantic only: the domain may import this module.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ValidationInfo, field_validator
+
+from kinerja_shared.errors import AppError
 
 # Identifiers we or the caller make up (UUIDs, slugs, import ids, object keys' ids).
 ID_MAX = 64
@@ -39,3 +46,46 @@ ROSTER_FIELD_MAX: dict[str, int] = {
     "assessor_nip": 18, "school_jenjang": 16, "school_status": 16, "province_code": 6,
     "nuptk": 16, "nik": 16, "jenis_ptk": 64,
 }
+
+
+def oversize(value: object, max_chars: int, max_items: int = LIST_MAX) -> str | None:
+    """What is too large in a raw JSON value (strings over ``max_chars``, lists or objects over
+    ``max_items``, looked at all the way down), or None. The JSON nesting is bounded before
+    parsing (JSON_DEPTH_MAX), so the walk is shallow."""
+    if isinstance(value, str):
+        return f"teks lebih dari {max_chars} karakter ({len(value)})" if len(value) > max_chars else None
+    if isinstance(value, (list, tuple, dict)):
+        if len(value) > max_items:
+            return f"lebih dari {max_items} butir ({len(value)})"
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        for key, item in items:
+            if isinstance(key, str) and len(key) > max_chars:
+                return f"nama kunci lebih dari {max_chars} karakter"
+            if problem := oversize(item, max_chars, max_items):
+                return f"{key}: {problem}"
+    return None
+
+
+class BoundedModel(BaseModel):
+    """A request body whose every field is bounded, typed loosely (``Any``, ``dict``, ``list``)
+    or not: each string, at any depth, at most ``TEXT_MAX`` characters (or the field's bound in
+    ``bounds``), each list or object at most ``LIST_MAX`` items. A value over it is 422
+    ``input_tidak_valid`` with ``details[].field`` naming the field (``body.reason``) and the
+    problem naming the item inside it. Fields declaring ``max_length`` keep theirs too."""
+
+    bounds: ClassVar[dict[str, int]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _bounded(cls, value: object, info: ValidationInfo) -> object:
+        if problem := oversize(value, cls.bounds.get(info.field_name or "", TEXT_MAX)):
+            raise ValueError(problem)
+        return value
+
+
+def require_bounded(value: object, field: str, max_chars: int = TEXT_MAX) -> None:
+    """:func:`oversize` for a body taken raw (``Body()`` typed ``Any``): 422 like a model's."""
+    if problem := oversize(value, max_chars):
+        raise AppError("input_tidak_valid", "Data yang dikirim tidak valid.",
+                       "The request body or parameters are invalid.", status_code=422,
+                       details=[{"field": field, "problem": problem}])

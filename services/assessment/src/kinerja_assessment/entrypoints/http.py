@@ -5,15 +5,15 @@ the use case, shape the JSON."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kinerja_shared import access
 from kinerja_shared.access_rules import assessment as actions
 from kinerja_shared.auth import CurrentPrincipal
-from kinerja_shared.limits import OFFSET_MAX, PAGE_LIMIT_MAX
+from kinerja_shared.limits import ID_MAX, NAME_MAX, OFFSET_MAX, PAGE_LIMIT_MAX, REASON_MAX, BoundedModel
 
 from kinerja_assessment.domain.policy import observation_rubric
 from kinerja_assessment.service_layer import (
@@ -25,8 +25,11 @@ router = APIRouter(prefix="/v1", tags=["assessments"])
 RATING = "DI_ATAS, SESUAI or DI_BAWAH"
 
 
-class RatingsBody(BaseModel):
-    # Typed loosely on purpose: the domain answers a wrong value with a stable error code.
+class RatingsBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX, "reason_hasil_kerja": REASON_MAX, "reason_perilaku_kerja": REASON_MAX,
+                                         "perilaku_per_nilai": REASON_MAX}
+    # Typed loosely on purpose: the domain answers a wrong value with a stable error code. Sizes
+    # are bounded here (BoundedModel: every text TEXT_MAX unless bounded below, lists LIST_MAX).
     rating_hasil_kerja: Any = Field(None, description=RATING)
     rating_perilaku_kerja: Any = Field(None, description=f"{RATING}: the PPK's overall judgement")
     reason: Any = Field(None, description="the assessor's written reason (required; covers both ratings "
@@ -38,25 +41,29 @@ class RatingsBody(BaseModel):
                           "akuntabel, kompeten, harmonis, loyal, adaptif, kolaboratif")
 
 
-class CorrectionBody(BaseModel):
+class CorrectionBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX}
     corrects_version: Any = Field(None, description="the version being corrected: must be the latest")
     rating_hasil_kerja: Any = None
     rating_perilaku_kerja: Any = None
     reason: Any = Field(None, description="why the correction (required)")
 
 
-class ReasonBody(BaseModel):
+class ReasonBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX}
     reason: Any = None
 
 
-class DecisionBody(BaseModel):
+class DecisionBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX}
     decision: Any = Field(None, description="DITERIMA or DITOLAK")
     reason: Any = None
     rating_hasil_kerja: Any = Field(None, description="DITERIMA: the corrected rating")
     rating_perilaku_kerja: Any = Field(None, description="DITERIMA: the corrected rating")
 
 
-class StageBody(BaseModel):
+class StageBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"participants": NAME_MAX, "lesson_plan_evidence_id": ID_MAX}
     stage: Any = Field(None, description="A..E, in order")
     held_on: Any = Field(None, description="YYYY-MM-DD")
     participants: Any = Field(None, description="names of those taking part")
@@ -64,30 +71,32 @@ class StageBody(BaseModel):
     lesson_plan_evidence_id: Any = Field(None, description="stage A: the lesson plan's evidence id (optional)")
 
 
-class ScoresBody(BaseModel):
+class ScoresBody(BoundedModel):
     scores: Any = Field(None, description="[{behaviour, level, evidence_notes, follow_up}]")
 
 
-class JudgementBody(BaseModel):
+class JudgementBody(BoundedModel):
     upaya_refleksi: Any = None
     upaya_mempelajari: Any = None
     perubahan_praktik: Any = None
     note: Any = None
 
 
-class ReviewBody(BaseModel):
+class ReviewBody(BoundedModel):
     review: Any = Field(None, description='the month "YYYY-MM" or quarter "YYYY-Qn"')
     progress: Any = Field(None, description=RATING)
     feedback: Any = Field(None, description="the PPK's written feedback (required)")
 
 
-class ExtensionBody(BaseModel):
+class ExtensionBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX, "npsn": 8}
     until: Any = Field(None, description="YYYY-MM-DD, the new last day (Asia/Jakarta)")
     reason: Any = None
     npsn: str | None = Field(None, description="one school; absent: every school of the period")
 
 
-class OrganisationPredikatBody(BaseModel):
+class OrganisationPredikatBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"period_id": ID_MAX}
     period_id: Any = None
     predikat: Any = Field(None, description="ISTIMEWA, BAIK, BUTUH_PERBAIKAN, KURANG or SANGAT_KURANG")
 

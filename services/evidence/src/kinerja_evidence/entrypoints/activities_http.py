@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from kinerja_shared.auth import CurrentPrincipal
+from kinerja_shared.limits import ID_MAX, BoundedModel
 
 from kinerja_evidence.adapters.tables import CompetencyRecord, DailyReport
 from kinerja_evidence.domain.model import as_utc
@@ -27,7 +28,9 @@ def _error(code: str, status: int, description: str) -> dict:
     return {status: {"description": f"`{code}`: {description}"}}
 
 
-class ReportBody(BaseModel):
+class ReportBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"evidence_ids": ID_MAX}
+
     plan_id: str = Field(..., min_length=1, max_length=64)
     target_id: str = Field(..., min_length=1, max_length=64)
     report_date: date
@@ -35,12 +38,16 @@ class ReportBody(BaseModel):
     evidence_ids: list[str] = Field(default_factory=list, max_length=20)
 
 
-class FixBody(BaseModel):
+class FixBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"evidence_ids": ID_MAX}
+
     activity: str = Field(..., max_length=4000)
     evidence_ids: list[str] = Field(default_factory=list, max_length=20)
 
 
-class ReportReviewBody(BaseModel):
+class ReportReviewBody(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"report_ids": ID_MAX}
+
     plan_id: str = Field(..., min_length=1, max_length=64)
     decision: Literal["accepted", "needs_fix"]
     note: str | None = Field(None, max_length=2000)
@@ -93,16 +100,16 @@ async def review_reports(request: Request, principal: CurrentPrincipal, body: Re
     return {"reviewed": len(rows), "reports": [_report(r) for r in rows]}
 
 
-class CompetencyBody(BaseModel):
+class CompetencyBody(BoundedModel):
     plan_id: str = Field(..., min_length=1, max_length=64)
     item_id: str | None = Field(None, max_length=64)
-    activity_type: str = Field(..., description="pelatihan, belajar_mandiri, komunitas_belajar, lainnya")
+    activity_type: str = Field(..., max_length=32, description="pelatihan, belajar_mandiri, komunitas_belajar, lainnya")
     title: str = Field(..., max_length=300)
-    points: int
-    evidence_id: str = Field(..., description="the certificate or report, uploaded as bukti dukung first")
+    points: int = Field(..., le=10_000)  # JP of one activity; an integer column beyond that
+    evidence_id: str = Field(..., max_length=ID_MAX, description="the certificate or report, uploaded as bukti dukung first")
 
 
-class CompetencyReviewBody(BaseModel):
+class CompetencyReviewBody(BoundedModel):
     decision: Literal["verified", "rejected"]
     reason: str | None = Field(None, max_length=2000)
 

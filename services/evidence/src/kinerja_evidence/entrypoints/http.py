@@ -193,7 +193,7 @@ class StartUploadBody(BaseModel):
     file_name: str = Field(..., max_length=1000, description="metadata only, cleaned")
     size_bytes: int = Field(..., ge=0, description="the whole file's size")
     content_type: str = Field(..., max_length=128, description="declared; must match the bytes")
-    sha256: str | None = Field(None, description="optional: the whole file's SHA-256 (hex), checked at the end")
+    sha256: str | None = Field(None, max_length=64, description="optional: the whole file's SHA-256 (hex), checked at the end")
     mode: Literal["parts", "presigned"] = "parts"
 
 

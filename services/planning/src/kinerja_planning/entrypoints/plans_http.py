@@ -4,7 +4,7 @@ parse, call the use case, shape the JSON). The roster and readiness routes are i
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from kinerja_shared.access_rules.planning import (
 )
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.clock import Clock, jakarta_date
-from kinerja_shared.limits import PAGE_MAX
+from kinerja_shared.limits import PAGE_MAX, BoundedModel, ID_MAX, REASON_MAX, require_bounded
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_planning.adapters.tables import Period, SchoolPriorities
@@ -80,12 +80,14 @@ async def list_policies(principal: CurrentPrincipal) -> dict:
 # ------------------------------------------------------------------------ periods
 
 
-class StageIn(BaseModel):
+class StageIn(BoundedModel):
     starts_on: date
     ends_on: date
 
 
-class PeriodIn(BaseModel):
+class PeriodIn(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"policy": ID_MAX, "periodic_review": ID_MAX}
+
     policy: str = Field(examples=["pmm-2024"])
     year: int = Field(examples=[2026])
     semester: int | None = Field(default=None, examples=[1])
@@ -94,7 +96,7 @@ class PeriodIn(BaseModel):
     late_planning_deadline: date | None = None
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(BoundedModel):
     stages: dict[str, StageIn] | None = None
     late_planning_deadline: date | None = None
 
@@ -232,7 +234,9 @@ async def close_period(period_id: str, request: Request, principal: CurrentPrinc
 # ------------------------------------------------------------------------ priorities
 
 
-class PrioritiesIn(BaseModel):
+class PrioritiesIn(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"results": ID_MAX, "priorities": ID_MAX}
+
     results: dict[str, str] = Field(examples=[{"A.1": "KURANG", "A.2": "SEDANG", "D.1": "KURANG", "D.4": "BAIK"}])
     priorities: list[str] = Field(examples=[["A.1", "D.1"]])
 
@@ -289,7 +293,10 @@ async def get_priorities(npsn: str, period_id: str, request: Request, principal:
 # ------------------------------------------------------------------------ plans
 
 
-class PlanIn(BaseModel):
+class PlanIn(BoundedModel):
+    # Every text inside the steps at most TEXT_MAX characters, every list at most LIST_MAX.
+    bounds: ClassVar[dict[str, int]] = {"period_id": ID_MAX}
+
     period_id: str
     praktik_kinerja: list[dict[str, Any]] | None = Field(
         default=None, examples=[[{"indicator": "D.1", "focus_behaviours": ["Disiplin positif"]}]])
@@ -302,11 +309,13 @@ class PlanIn(BaseModel):
         default=None, examples=[[{"month": "2026-02", "description": "Menerapkan disiplin positif di kelas 4"}]])
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(BoundedModel):
     perilaku_kerja: dict[str, str] | None = Field(default=None, description="the PPK's specific expectation per BerAKHLAK value")
 
 
-class ReturnIn(BaseModel):
+class ReturnIn(BoundedModel):
+    bounds: ClassVar[dict[str, int]] = {"reason": REASON_MAX}
+
     reason: str | None = None
 
 
@@ -406,6 +415,7 @@ async def create_plan(body: PlanIn, request: Request, principal: CurrentPrincipa
 async def save_step(plan_id: str, request: Request, principal: CurrentPrincipal,
                     step: str = Path(json_schema_extra={"enum": list(domain_plans.STEPS)}),
                     body: Any = Body(None)) -> PlanOut:  # any JSON: the domain checks the step's shape
+    require_bounded(body, "body")  # its size, though, here: texts TEXT_MAX, lists LIST_MAX
     return _plan_out(await plans.save_step(_uow(request), principal, plan_id, step, body, clock=_clock(request)))
 
 
