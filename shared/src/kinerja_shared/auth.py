@@ -32,7 +32,7 @@ import httpx
 import jwt
 import typer
 from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from kinerja_shared.errors import DependencyUnavailable, Forbidden, Unauthorized
 from kinerja_shared.settings import ServiceSettings
@@ -57,11 +57,13 @@ FAILED_FETCH_HOLD_S = 5.0
 
 
 class Principal(BaseModel):
-    sub: str
+    # Bounded like the columns they are written to (imported_by, set_by, ...): a longer claim
+    # is a token_tidak_valid, never a 500 on PostgreSQL (kinerja_shared.limits).
+    sub: str = Field(max_length=128)
     role: Role
-    nip: str | None = None
-    npsn: str | None = None
-    region: str | None = None
+    nip: str | None = Field(default=None, max_length=18)
+    npsn: str | None = Field(default=None, max_length=8)
+    region: str | None = Field(default=None, max_length=6)
 
     @property
     def is_dinas(self) -> bool:
