@@ -481,3 +481,56 @@ async def test_an_upload_begun_inside_the_window_may_finish_after_it_closes(serv
         assert (after_close.status_code, after_close.json()["error"]["code"]) == (409, "masa_pelaksanaan_ditutup")
         assert len(service.objects()) == 1 and len(await service.evidence_rows()) == 1
         assert service.multipart_uploads() == []
+
+
+async def test_a_presigned_url_used_again_leaves_nothing_behind(service):
+    """The upload URL stays valid for KINERJA_UPLOAD_PRESIGN_PUT_TTL_S whatever happens to the
+    session: a PUT after completion, after an abort or after a refused completion writes the
+    staging key again. No session will ever confirm that object: the sweep removes it. A
+    staging object of a session still open is left alone."""
+    from kinerja_evidence.adapters.storage import ObjectStorage
+    from kinerja_evidence.service_layer.resumable import staging_key, sweep
+
+    period = await service.open_period()
+    plan = await service.approved_plan(period_id=period)
+    guru = service.guru(plan.teacher_nip)
+    storage = ObjectStorage.from_settings(service.settings)
+    data = samples.png() + os.urandom(3000)
+
+    async def presigned(item_id: str, payload: bytes = data) -> dict:
+        started = await service.start_upload(plan, data, guru, mode="presigned", content_type="image/png",
+                                             item_id=item_id, name="foto.png")
+        assert started.status_code == 201, started.text
+        info = started.json()
+        async with httpx.AsyncClient() as outside:
+            assert (await outside.put(info["upload_url"], content=payload)).status_code == 200
+        return info
+
+    async def put_again(info: dict) -> None:
+        async with httpx.AsyncClient() as outside:
+            assert (await outside.put(info["upload_url"], content=os.urandom(50_000))).status_code == 200
+
+    completed = await presigned("pk-1")
+    done = await service.client.post(f"/v1/uploads/{completed['upload_id']}/complete", headers=guru)
+    assert done.status_code == 201, done.text
+    kept = f"evidence/{plan.school_npsn}/{plan.teacher_nip}/{done.json()['evidence_id']}"
+    await put_again(completed)
+
+    aborted = await presigned("pk-2")
+    assert (await service.client.delete(f"/v1/uploads/{aborted['upload_id']}", headers=guru)).status_code == 204
+    await put_again(aborted)
+
+    refused = await presigned("tt-1", payload=samples.HTML + b" " * (len(data) - len(samples.HTML)))
+    bad = await service.client.post(f"/v1/uploads/{refused['upload_id']}/complete", headers=guru)
+    assert bad.status_code == 422, bad.text  # the declared SHA-256 does not match
+    await put_again(refused)
+
+    still_open = await presigned("kom-1")  # put, not confirmed yet: its object must stay
+
+    orphans = {staging_key(i["upload_id"]) for i in (completed, aborted, refused)}
+    assert orphans < set(service.objects())
+    await sweep(service.runtime.uow, storage, pending_max_age_s=3600)
+    assert sorted(service.objects()) == sorted([kept, staging_key(still_open["upload_id"])])
+    confirmed = await service.client.post(f"/v1/uploads/{still_open['upload_id']}/complete", headers=guru)
+    assert confirmed.status_code == 201, confirmed.text
+    assert len(await service.evidence_rows()) == 2

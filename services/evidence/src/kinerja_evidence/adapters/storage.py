@@ -395,6 +395,13 @@ class ObjectStorage:
 
         return await self._run(run)
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix`` (listed a thousand per request by the SDK)."""
+        def run():
+            return [o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+
+        return await self._run(run)
+
     # ------------------------------------------------------------------ presigned PUT
     # Signing is local (the region is configured, so the SDK asks the store nothing): not
     # through StorageHealth, where a signed URL would pass for the store answering again.

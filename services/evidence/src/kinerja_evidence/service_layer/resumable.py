@@ -149,8 +149,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+STAGING_PREFIX = "staging/"
+
+
 def staging_key(upload_id: str) -> str:
-    return f"staging/{upload_id}"
+    return f"{STAGING_PREFIX}{upload_id}"
 
 
 async def start_upload(
@@ -581,12 +584,44 @@ async def sweep_expired(uow_factory, storage: ObjectStorage, *, now: datetime | 
     return cleaned
 
 
+async def sweep_staging(uow_factory, storage: ObjectStorage, *, batch: int = 500) -> int:
+    """Staging objects no open session will confirm: removed. A presigned PUT URL stays valid
+    for its whole TTL whatever happens to the session, so a client may PUT to
+    ``staging/<upload id>`` again after the upload was completed (completion copied the object
+    to the evidence key and removed the staging one), aborted, refused or expired. Only an
+    open session's staging object is ever confirmed, and a session never opens again: every
+    other object under the prefix is an orphan, found by listing the prefix (also what a URL
+    issued before this sweep existed left). Returns how many were removed."""
+    keys = await storage.list_keys(STAGING_PREFIX)
+    removed = 0
+    for i in range(0, len(keys), batch):
+        chunk = {key[len(STAGING_PREFIX):]: key for key in keys[i:i + batch]}
+        async with uow_factory() as uow:
+            open_ids = set((await uow.session.exec(
+                select(UploadSession.upload_id).where(
+                    UploadSession.upload_id.in_(list(chunk)),  # type: ignore[attr-defined]
+                    UploadSession.status == OPEN, UploadSession.mode == PRESIGNED)
+            )).all())
+        for upload_id, key in chunk.items():
+            if upload_id in open_ids:
+                continue
+            try:
+                await storage.remove(key)
+                removed += 1
+                log.warning("upload.staging_orphan_removed", object_key=key)
+            except Exception as exc:  # the next sweep tries again
+                log.warning("upload.sweep_failed", object_key=key, error=str(exc))
+    return removed
+
+
 async def sweep(uow_factory, storage: ObjectStorage, *, pending_max_age_s: float, now: datetime | None = None) -> None:
-    """One round of the background sweep: abandoned upload sessions, then objects a killed
-    process left without their evidence row (pending-object records older than
-    ``pending_max_age_s``; see :mod:`pending`)."""
+    """One round of the background sweep: abandoned upload sessions, staging objects no open
+    session owns (a presigned URL used again), then objects a killed process left without
+    their evidence row (pending-object records older than ``pending_max_age_s``; see
+    :mod:`pending`)."""
     try:
         await sweep_expired(uow_factory, storage, now=now)
+        await sweep_staging(uow_factory, storage)
     finally:
         await pending.sweep_pending_objects(uow_factory, storage, max_age_s=pending_max_age_s, now=now)
 
