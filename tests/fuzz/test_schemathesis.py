@@ -4,9 +4,9 @@ for evidence, the session's S3 endpoint.
 
 A fixed seed and a bounded number of examples per operation (FUZZ_EXAMPLES, default 25) keep
 it repeatable and under a few minutes; requests carry valid tokens of several roles in turn.
-Planning is seeded first (the sample roster, an open period, a draft plan, on a clock in the
-planning stage shared by all four), and every other request has its path parameters (and
-``period_id``) swapped for those real ids, so the fuzzed bodies reach the domain rules and the
+Planning is seeded first (the sample roster, an open period, the school's priorities and an
+agreed plan, as `make demo` sends them, on a clock in the planning stage shared by all four), and every other request has its path parameters (and
+``period_id``, ``plan_id``, ``npsn`` in its query or body) swapped for those real ids, so the fuzzed bodies reach the domain rules and the
 other services' read models built from planning's events, not only the 404s of random ids.
 Each response must pass the checks: no 5xx (``not_a_server_error``), a status the document
 declares (``status_code_conformance``) and a body that matches the declared schema
@@ -15,8 +15,11 @@ declares (``status_code_conformance``) and a body that matches the declared sche
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import time
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -88,7 +91,22 @@ assessment_schema = _schema(build_assessment)
 sync_schema = _schema(build_sync)
 
 
-ROSTER = Path(__file__).resolve().parents[2] / "deploy" / "embedded" / "sample_roster.csv"
+EMBEDDED = Path(__file__).resolve().parents[2] / "deploy" / "embedded"
+ROSTER = EMBEDDED / "sample_roster.csv"
+
+
+def _demo():
+    """deploy/embedded/demo.py: the sample school's priorities and a whole plan, as `make demo` sends them."""
+    spec = importlib.util.spec_from_file_location("kinerja_fuzz_demo", EMBEDDED / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+DEMO = _demo()
+# Query parameters and body fields swapped for the seeded ids.
+ID_FIELDS = {"period_id", "plan_id", "npsn"}
 # Real ids by parameter name, filled in by the planning fixture's seeding.
 KNOWN: dict[str, str] = {"npsn": NPSN, "nip": GURU_NIP, "code": REGION, "region": REGION}
 
@@ -107,8 +125,10 @@ class Served:
             for name in list(case.path_parameters or {}):
                 if name in KNOWN:
                     case.path_parameters[name] = KNOWN[name]
-            if case.query and "period_id" in case.query and "period_id" in KNOWN:
-                case.query["period_id"] = KNOWN["period_id"]
+            for values in (case.query, case.body):
+                if isinstance(values, dict):
+                    for name in ID_FIELDS & values.keys() & KNOWN.keys():
+                        values[name] = KNOWN[name]
         response = case.call_and_validate(base_url=self.url, session=self.session, headers=next(self.tokens),
                                           checks=CHECKS, timeout=30)
         self.statuses[response.status_code] += 1
@@ -190,10 +210,22 @@ def _seed_planning(service: Served) -> None:
     KNOWN["period_id"] = r.json()["period_id"]
     r = post(f"/v1/periods/{KNOWN['period_id']}/open", headers=dinas)
     assert r.status_code == 200, r.text
+    # The sample teacher's plan written, submitted and agreed as `make demo` does: evidence and
+    # assessment learn it from planning's events.
+    ks = bearer("kepala_sekolah", nip=KS_NIP, npsn=NPSN, region=REGION)
+    r = service.session.put(f"{service.url}/v1/schools/{NPSN}/priorities/{KNOWN['period_id']}",
+                            json={"results": DEMO.RAPOR, "priorities": DEMO.PRIORITIES}, headers=ks, timeout=30)
+    assert r.status_code == 200, r.text
+    rubric = service.session.get(f"{service.url}/v1/policies", headers=ks, timeout=30).json()
     guru = bearer("guru", nip=GURU_NIP, npsn=NPSN, region=REGION)
-    r = post("/v1/plans", json={"period_id": KNOWN["period_id"]}, headers=guru)
+    r = post("/v1/plans", json={"period_id": KNOWN["period_id"],
+                                **DEMO.plan_steps(rubric, ["A.1", "D.1"], 2026, "fuzz")}, headers=guru)
     assert r.status_code == 201, r.text
     KNOWN["plan_id"] = r.json()["plan_id"]
+    r = post(f"/v1/plans/{KNOWN['plan_id']}/submit", headers=guru)
+    assert r.status_code == 200, r.text
+    r = post(f"/v1/plans/{KNOWN['plan_id']}/approve", json={"perilaku_kerja": DEMO.EXPECTATIONS}, headers=ks)
+    assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +236,18 @@ def evidence(served, tmp_path_factory, fuzz_nats, s3_endpoint, clock_file, plann
         s3_secret_key=s3_endpoint.secret_key, s3_secure=False,
         s3_bucket=f"kinerja-fuzz-{uuid.uuid4().hex[:12]}",
     )
-    return served(build_evidence(settings)[1])
+    service = served(build_evidence(settings)[1])
+    _wait_for(service, f"/v1/evidence?plan_id={KNOWN['plan_id']}",
+              bearer("guru", nip=GURU_NIP, npsn=NPSN, region=REGION))
+    return service
+
+
+def _wait_for(service: Served, path: str, headers: dict[str, str], timeout: float = 60) -> None:
+    """Until the service has the seeded plan from planning's events (its consumer catches up)."""
+    deadline = time.monotonic() + timeout
+    while (r := service.session.get(service.url + path, headers=headers, timeout=30)).status_code != 200:
+        assert time.monotonic() < deadline, f"{path}: {r.status_code} {r.text}"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
