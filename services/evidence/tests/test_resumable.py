@@ -5,6 +5,7 @@ Every refusal leaves nothing: no session rows, no S3 multipart upload, no object
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -534,3 +535,47 @@ async def test_a_presigned_url_used_again_leaves_nothing_behind(service):
     confirmed = await service.client.post(f"/v1/uploads/{still_open['upload_id']}/complete", headers=guru)
     assert confirmed.status_code == 201, confirmed.text
     assert len(await service.evidence_rows()) == 2
+
+
+async def test_open_uploads_per_user_are_capped_even_when_starts_race(service_factory):
+    """KINERJA_MAX_OPEN_UPLOADS_PER_USER: a teacher with that many open sessions gets 409
+    unggahan_terbuka_terlalu_banyak until one completes, is aborted or expires. Starts that
+    race each other (several replicas, several tabs) cannot all pass: counting the open
+    sessions and adding one happen under a per-teacher lock."""
+    from sqlmodel import select
+
+    from kinerja_evidence.adapters.tables import PendingObject
+
+    async with service_factory(max_open_uploads_per_user=3) as service:
+        period = await service.open_period()
+        plan = await service.approved_plan(period_id=period)
+        guru = service.guru(plan.teacher_nip)
+        data = big_pdf(5 * MiB + 10)
+        first = await service.start_upload(plan, data, guru)
+        assert first.status_code == 201, first.text
+
+        # Eight starts at once (parts and presigned) for the two free slots: exactly two pass.
+        racing = await asyncio.gather(*(
+            service.start_upload(plan, data, guru, mode="parts" if i % 2 else "presigned", item_id="pk-2")
+            for i in range(8)))
+        assert sorted(r.status_code for r in racing) == [201] * 2 + [409] * 6, [r.text for r in racing]
+        refused = next(r for r in racing if r.status_code == 409).json()["error"]
+        assert refused["code"] == "unggahan_terbuka_terlalu_banyak"
+        assert refused["details"] == {"max_open": 3, "open": 3}
+        assert refused["message"] and refused["message_en"]
+        sessions, _ = await service.upload_rows()
+        assert len(sessions) == 3
+        # A refused start leaves no S3 multipart upload and no pending record behind.
+        assert len(service.multipart_uploads()) == sum(1 for s in sessions if s.mode == "parts")
+        async with service.runtime.session_factory() as db:
+            assert (await db.exec(select(PendingObject))).all() == []
+
+        # Another teacher is not held up by this one's uploads.
+        other = await service.approved_plan(period_id=period)
+        assert (await service.start_upload(other, data, service.guru(other.teacher_nip))).status_code == 201
+
+        # Aborting one frees a slot.
+        upload_id = first.json()["upload_id"]
+        assert (await service.client.delete(f"/v1/uploads/{upload_id}", headers=guru)).status_code == 204
+        assert (await service.start_upload(plan, data, guru)).status_code == 201
+        assert (await service.start_upload(plan, data, guru)).status_code == 409

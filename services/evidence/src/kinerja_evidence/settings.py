@@ -40,3 +40,7 @@ class Settings(ServiceSettings):
     upload_parts_in_flight: int = 8
     # A presigned PUT URL for direct-to-storage uploads lives this long.
     upload_presign_put_ttl_s: int = 900
+    # Open resumable upload sessions (parts or presigned) one teacher may hold at once: each
+    # holds an S3 multipart upload or a staging object until it completes, is aborted or
+    # expires. Beyond it: 409 unggahan_terbuka_terlalu_banyak.
+    max_open_uploads_per_user: int = 20

@@ -245,9 +245,20 @@ class PendingObject(SQLModel, table=True):
     claimed_at: datetime | None = None
 
 
+class UploadOwner(SQLModel, table=True):
+    """One row per teacher who has started a resumable upload, locked (by an upsert) by every
+    start: counting the teacher's open sessions and adding one is then one step, whichever
+    replica serves the request (the cap on open uploads per user)."""
+
+    __tablename__ = "evidence_upload_owners"
+
+    owner_nip: str = Field(primary_key=True, max_length=32)
+    last_started_at: datetime = Field(default_factory=_now)
+
+
 TABLES = [
     PlanView.__table__, PlanItemView.__table__, MonthlyTargetView.__table__,
     PeriodView.__table__, FinalizedAssessment.__table__, Evidence.__table__,
     UploadSession.__table__, UploadPart.__table__, DailyReport.__table__,
-    CompetencyRecord.__table__, PendingObject.__table__,
+    CompetencyRecord.__table__, PendingObject.__table__, UploadOwner.__table__,
 ]

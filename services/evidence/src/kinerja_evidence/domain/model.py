@@ -391,6 +391,17 @@ class UploadIncomplete(Conflict):
         )
 
 
+class TooManyOpenUploads(Conflict):
+    def __init__(self, max_open: int, open_now: int) -> None:
+        super().__init__(
+            "unggahan_terbuka_terlalu_banyak",
+            f"Masih ada {open_now} unggahan yang belum selesai (paling banyak {max_open}). "
+            "Selesaikan atau batalkan salah satunya terlebih dahulu.",
+            f"{open_now} uploads are still open (at most {max_open}); complete or abort one first.",
+            details={"max_open": max_open, "open": open_now},
+        )
+
+
 def _human(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size} byte"
 

@@ -46,6 +46,7 @@ class EvidenceContext:
             presign_put_ttl_s=self.settings.upload_presign_put_ttl_s,
             type_limits=self.settings.evidence_type_max_bytes,
             today=self.today(),
+            max_open_per_user=self.settings.max_open_uploads_per_user,
         )
 
     def today(self):
@@ -204,7 +205,9 @@ class StartUploadBody(BaseModel):
     responses={
         **_error("jenis_berkas_tidak_didukung", 415, "declared type not allowed by the period's policy"),
         **_error("berkas_terlalu_besar", 413, "over the type's limit"),
-        **_error("masa_pelaksanaan_ditutup", 409, "outside the execution window"),
+        **_error("masa_pelaksanaan_ditutup", 409,
+                 "outside the execution window; `unggahan_terbuka_terlalu_banyak`: the caller holds "
+                 "KINERJA_MAX_OPEN_UPLOADS_PER_USER open sessions already (details.max_open, open)"),
     },
 )
 async def start_upload(request: Request, principal: CurrentPrincipal, body: StartUploadBody) -> JSONResponse:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from kinerja_shared.errors import AppError
@@ -29,7 +30,7 @@ from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
 from kinerja_evidence.adapters import sha256state
 from kinerja_evidence.adapters.storage import ObjectStorage
-from kinerja_evidence.adapters.tables import Evidence, UploadPart, UploadSession
+from kinerja_evidence.adapters.tables import Evidence, UploadOwner, UploadPart, UploadSession
 from kinerja_evidence.domain.content import (
     DOCX,
     HEAD_BYTES,
@@ -48,6 +49,7 @@ from kinerja_evidence.domain.model import (
     PartChecksumMismatch,
     PartOutOfOrder,
     PartSizeWrong,
+    TooManyOpenUploads,
     UnsupportedContent,
     UploadIncomplete,
     UploadNotFound,
@@ -132,6 +134,7 @@ class UploadConfig:
     type_limits: dict[str, int]
     # Today in Jakarta by the service's clock (stage windows are Jakarta dates).
     today: date | None = None
+    max_open_per_user: int = 20
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,29 @@ def staging_key(upload_id: str) -> str:
     return f"{STAGING_PREFIX}{upload_id}"
 
 
+async def _open_sessions(uow: UnitOfWork, owner_nip: str) -> int:
+    """Sessions that still hold something (an S3 multipart upload, a staging key); one past
+    its expiry is gone for the client already and only waits for the sweep."""
+    return (await uow.session.exec(select(func.count()).select_from(UploadSession).where(
+        UploadSession.owner_nip == owner_nip, UploadSession.status == OPEN,
+        UploadSession.expires_at > _now()))).one()
+
+
+async def _take_open_slot(uow: UnitOfWork, owner_nip: str, max_open: int) -> None:
+    """The first statement of the transaction that adds the session: an upsert of the owner's
+    row, which locks it (PostgreSQL: the row until commit; SQLite: the database's write lock,
+    taken by the transaction's first statement, so the count below reads the latest state).
+    Two starts of one teacher take turns here, so they cannot both see a free slot."""
+    dialect = uow.session.bind.dialect.name  # type: ignore[union-attr]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(UploadOwner).values(owner_nip=owner_nip, last_started_at=_now())
+    await uow.session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
+        index_elements=["owner_nip"], set_={"last_started_at": statement.excluded.last_started_at}))
+    open_now = await _open_sessions(uow, owner_nip)
+    if open_now >= max_open:
+        raise TooManyOpenUploads(max_open, open_now)
+
+
 async def start_upload(
     uow_factory: UnitOfWorkFactory, storage: ObjectStorage, caller: Caller,
     request: StartRequest, config: UploadConfig,
@@ -174,6 +200,12 @@ async def start_upload(
     sha = request.sha256.lower() if request.sha256 else None
     if sha is not None and not _HEX64.match(sha):
         raise invalid_input("harus 64 digit heksadesimal", "sha256", "sha256 must be 64 hex digits.")
+
+    # Refused before anything is made at the store; decided again, under the lock, below.
+    async with uow_factory() as uow:
+        open_now = await _open_sessions(uow, caller.nip or "")
+    if open_now >= config.max_open_per_user:
+        raise TooManyOpenUploads(config.max_open_per_user, open_now)
 
     upload_id = str(uuid.uuid4())
     evidence_id = str(uuid.uuid4())
@@ -204,6 +236,7 @@ async def start_upload(
         else:
             url = await storage.presigned_put(staging_key(upload_id), ttl_s=config.presign_put_ttl_s)
         async with uow_factory() as uow:
+            await _take_open_slot(uow, session.owner_nip, config.max_open_per_user)
             uow.session.add(session)
             if request.mode == PARTS:  # from now on the session row is the record
                 await pending.settle(uow, final_key)
