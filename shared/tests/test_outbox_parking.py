@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 
 import nats
 import pytest
@@ -27,6 +28,7 @@ from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import running_app
+from kinerja_shared.testing.wait import eventually
 from kinerja_shared.uow import UnitOfWorkFactory
 
 TABLE = OutboxMessage.__table__
@@ -202,3 +204,38 @@ async def test_failures_while_nats_is_away_are_not_counted_and_metrics_show_the_
             await asyncio.sleep(0.1)
         assert await runtime.relay.pending_count() == 0
         assert await runtime.relay.parked_count() == 0
+
+
+async def test_a_handler_whose_event_is_too_large_is_dead_lettered_at_once(nats_server, database_url):
+    from kinerja_shared.messaging.dead_letters import list_dead_letters
+    from kinerja_shared.messaging.streams import ConsumerSpec
+
+    settings = ServiceSettings(service_name="assessment", database_url=database_url, nats_url=nats_server.url,
+                               event_max_bytes=5_000, consumer_max_deliveries=5, consumer_backoff_base_s=0.05)
+    runtime = ServiceRuntime(settings, tables=[])
+    durable = f"too-large-{uuid.uuid4().hex[:8]}"
+    prefix = uuid.uuid4().hex[:8]
+    calls = []
+
+    async def handler(event: PeriodOpened, envelope, uow):
+        if event.period_id == f"{prefix}-in":
+            calls.append(event.period_id)
+            uow.publish(period(f"{prefix}-out", name="x" * 10_000), region="020500")
+
+    runtime.add_consumer(ConsumerSpec(durable, "KINERJA_PLANNING", ["kinerja.planning.period.>"]), {PeriodOpened: handler})
+    await runtime.start()
+    try:
+        async with runtime.uow() as uow:
+            uow.publish(period(f"{prefix}-in"), region="020500")
+            await uow.commit()
+        nc = await nats.connect(nats_server.url)
+        try:
+            async def lettered():
+                return [l for l in await list_dead_letters(nc.jetstream(), durable)] or None
+
+            [letter] = await eventually(lettered)
+        finally:
+            await nc.close()
+        assert "data_terlalu_besar" in letter.reason and calls == [f"{prefix}-in"]  # one delivery, no retries
+    finally:
+        await runtime.stop()

@@ -32,6 +32,7 @@ from kinerja_shared.events.envelope import Envelope, EventContract, PoisonMessag
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.inbox import claim
 from kinerja_shared.messaging.metrics import EVENTS_HANDLED, HANDLER_SECONDS
+from kinerja_shared.messaging.outbox import EventTooLarge
 from kinerja_shared.messaging.streams import ConsumerSpec, dead_letter_subject
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -95,7 +96,7 @@ class EventConsumer:
         try:
             outcome = await self._apply(msg)
             await msg.ack()
-        except PoisonMessage as exc:
+        except (PoisonMessage, EventTooLarge) as exc:  # no retry can make the event smaller
             outcome = await self._dead_letter(msg, str(exc), deliveries)
         except Exception as exc:  # transient, or NotReady: try again later, boundedly
             reason = f"{type(exc).__name__}: {exc}"
