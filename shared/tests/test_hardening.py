@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel
 
 from kinerja_shared.auth import CurrentPrincipal
@@ -190,3 +190,66 @@ def test_the_openapi_document_declares_every_answer_with_the_error_schema(nats_s
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert document["components"]["schemas"]["ErrorResponse"]["required"] == ["error"]
+
+
+def build_with_storage(nats_url: str, database_url: str):
+    """Routes whose input reaches the database: PostgreSQL cannot hold a NUL character."""
+    from sqlmodel import select
+
+    from kinerja_shared.limits import BoundedModel
+    from kinerja_shared.messaging.outbox import OutboxMessage
+
+    runtime = ServiceRuntime(ServiceSettings(service_name="planning", database_url=database_url, nats_url=nats_url),
+                             tables=[])
+
+    class Note(BoundedModel):
+        text: str
+
+    router = APIRouter()
+
+    async def lookup(value: str) -> dict:
+        async with runtime.session_factory() as session:
+            found = (await session.exec(select(OutboxMessage).where(OutboxMessage.event_type == value))).all()
+        return {"found": len(found)}
+
+    @router.get("/v1/things/{thing_id}")
+    async def by_path(thing_id: str):
+        return await lookup(thing_id)
+
+    @router.get("/v1/things")
+    async def by_query(name: str):
+        return await lookup(name)
+
+    @router.post("/v1/notes")
+    async def by_body(body: Note):
+        return await lookup(body.text)
+
+    @router.post("/v1/raw")
+    async def raw(request: Request):
+        form = await request.form()  # a field no model checks: the database refuses it
+        return await lookup(str(form.get("plan_id")))
+
+    return runtime.http_app(title="t", description="d", routers=[router])
+
+
+async def test_a_nul_character_is_422_not_a_database_500(nats_server, database_url):
+    app = build_with_storage(nats_server.url, database_url)
+    async with running_app(app) as client:
+        assert (await client.get("/v1/things/abc")).json() == {"found": 0}
+        answers = {
+            "path": await client.get("/v1/things/a%00b"),
+            "query": await client.get("/v1/things", params={"name": "a\x00b"}),
+            "body": await client.post("/v1/notes", json={"text": "a\x00b"}),
+        }
+        # A field no model checks: PostgreSQL refuses it (422 from the database's answer),
+        # SQLite compares it like any text.
+        form = await client.post("/v1/raw", data={"plan_id": "a\x00b"})
+        if database_url.startswith("postgresql"):
+            answers["form"] = form
+        else:
+            assert form.status_code == 200
+        for where, r in answers.items():
+            assert r.status_code == 422, (where, r.text)
+            assert r.json()["error"]["code"] == "input_tidak_valid", where
+            assert r.headers["x-correlation-id"] and r.headers["x-content-type-options"] == "nosniff"
+        assert (await client.get("/v1/things", params={"name": "tanpa nul"})).status_code == 200

@@ -1,6 +1,7 @@
 """Every operation of every service's OpenAPI document, fuzzed by schemathesis against the
-service served for real (uvicorn in a thread) on its own NATS JetStream, a SQLite file and,
-for evidence, the session's S3 endpoint.
+service served for real (uvicorn in a thread) on its own NATS JetStream, a SQLite file
+(``FUZZ_DATABASE=postgres``: a fresh PostgreSQL database) and, for evidence, the session's S3
+endpoint.
 
 A fixed seed and a bounded number of examples per operation (FUZZ_EXAMPLES, default 25) keep
 it repeatable and under a few minutes; requests carry valid tokens of several roles in turn.
@@ -48,7 +49,13 @@ from kinerja_planning.bootstrap import build as build_planning
 from kinerja_planning.settings import Settings as PlanningSettings
 from kinerja_shared.clock import FileClock
 from kinerja_shared.testing.http import bearer
-from kinerja_shared.testing.servers import NatsServer, free_port, wait_for_port
+from kinerja_shared.testing.servers import (
+    NatsServer,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    wait_for_port,
+)
 
 SEED = 20261104
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -174,11 +181,22 @@ def served(tmp_path_factory, fuzz_nats) -> Iterator[Callable[[Callable], Served]
     yield serve
     for stop in reversed(stops):
         stop()
+    while _CREATED:
+        drop_postgres_database(_CREATED.pop())
     for name, one in served_by_name.items():
         print(f"\nfuzz {name}: {sum(one.statuses.values())} requests, statuses {dict(sorted(one.statuses.items()))}")
 
 
+# sqlite (make test) or postgres (a fresh database per service on KINERJA_TEST_PG_URL).
+DATABASE = os.environ.get("FUZZ_DATABASE", "sqlite")
+_CREATED: list[str] = []
+
+
 def _database(tmp_path_factory, name: str) -> str:
+    if DATABASE == "postgres":
+        url, created = create_postgres_database()
+        _CREATED.append(created)
+        return url
     return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp(name)}/{name}.db"
 
 

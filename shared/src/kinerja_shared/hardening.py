@@ -21,12 +21,12 @@ from __future__ import annotations
 import hmac
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from kinerja_shared.errors import Forbidden, Unauthorized
+from kinerja_shared.errors import AppError, Forbidden, Unauthorized
 from kinerja_shared.settings import ServiceSettings
 
 DOCS_PATH = "/docs"
@@ -58,6 +58,31 @@ _START_SCRIPT = f"""window.ui = SwaggerUIBundle({{
   validatorUrl: null,
 }});
 """
+
+
+class NulRefusal:
+    """A NUL character in the path or the query string is 422 ``input_tidak_valid``: PostgreSQL
+    cannot store or even compare it (a 500 before), SQLite would keep it and pass it on in
+    events to services on PostgreSQL. Bodies: kinerja_shared.limits.oversize."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"")
+            where = ("path" if "\x00" in scope.get("path", "")
+                     else "query" if b"\x00" in query or b"%00" in query.lower() else None)
+            if where is not None:
+                await JSONResponse(nul_error(where).to_dict(), status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def nul_error(field: str) -> AppError:
+    return AppError("input_tidak_valid", "Data yang dikirim tidak valid.",
+                    "The request body or parameters are invalid.", status_code=422,
+                    details=[{"field": field, "problem": "mengandung karakter NUL (\\u0000)"}])
 
 
 class SecurityHeaders:

@@ -34,7 +34,14 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from kinerja_shared.body_limits import BodyLimitMiddleware, JsonDepthMiddleware, too_large_error
 from kinerja_shared.correlation import HTTP_HEADER, accept, set_correlation_id
 from kinerja_shared.errors import AppError, DependencyUnavailable
-from kinerja_shared.hardening import SecurityHeaders, docs_enabled, install_docs, require_metrics_access
+from kinerja_shared.hardening import (
+    NulRefusal,
+    SecurityHeaders,
+    docs_enabled,
+    install_docs,
+    nul_error,
+    require_metrics_access,
+)
 from kinerja_shared.idempotency import IdempotencyMiddleware, IdempotencyStore
 from kinerja_shared.logging import get_logger
 from kinerja_shared.openapi import ErrorResponse, document_responses
@@ -94,6 +101,27 @@ def database_unavailable(exc: BaseException) -> bool:
         pending += [e for e in (getattr(current, "orig", None), current.__cause__, current.__context__)
                     if isinstance(e, BaseException)]
     return False
+
+
+# PostgreSQL's character_not_in_repertoire: a NUL character in a text parameter.
+_NUL_IN_TEXT = "22021"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE anywhere in ``exc``'s chain (SQLAlchemy wraps the driver's)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate
+        pending += [e for e in (getattr(current, "orig", None), current.__cause__, current.__context__)
+                    if isinstance(e, BaseException)]
+    return None
 
 
 def _raised_by_driver(exc: BaseException) -> bool:
@@ -161,6 +189,8 @@ def install_conventions(
     # Outside the size limit (it holds at most the limit itself; a route that lifts the limit
     # still gets its body), inside the correlation middleware (its 422 carries the id).
     app.add_middleware(JsonDepthMiddleware, max_bytes=settings.http_max_body_bytes)
+    # Inside the correlation middleware too: its 422 carries the id.
+    app.add_middleware(NulRefusal)
 
     @app.middleware("http")
     async def correlation_middleware(request: Request, call_next):
@@ -173,6 +203,8 @@ def install_conventions(
             if database_unavailable(exc):
                 outage.failed(exc)
                 response = _app_error_response(DependencyUnavailable("database", DATABASE_RETRY_AFTER_S))
+            elif _sqlstate(exc) == _NUL_IN_TEXT:  # a NUL no edge check saw (a form field)
+                response = _app_error_response(nul_error("input"))
             else:
                 log.exception("http.unhandled", path=request.url.path)
                 response = _internal_error(correlation_id)

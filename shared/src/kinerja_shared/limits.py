@@ -53,6 +53,8 @@ def oversize(value: object, max_chars: int, max_items: int = LIST_MAX) -> str | 
     ``max_items``, looked at all the way down), or None. The JSON nesting is bounded before
     parsing (JSON_DEPTH_MAX), so the walk is shallow."""
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL cannot store it (kinerja_shared.hardening.NulRefusal)
+            return "mengandung karakter NUL (\\u0000)"
         return f"teks lebih dari {max_chars} karakter ({len(value)})" if len(value) > max_chars else None
     if isinstance(value, (list, tuple, dict)):
         if len(value) > max_items:
@@ -61,6 +63,8 @@ def oversize(value: object, max_chars: int, max_items: int = LIST_MAX) -> str | 
         for key, item in items:
             if isinstance(key, str) and len(key) > max_chars:
                 return f"nama kunci lebih dari {max_chars} karakter"
+            if isinstance(key, str) and "\x00" in key:
+                return "nama kunci mengandung karakter NUL (\\u0000)"
             if problem := oversize(item, max_chars, max_items):
                 return f"{key}: {problem}"
     return None
