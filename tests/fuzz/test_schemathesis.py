@@ -10,7 +10,8 @@ agreed plan, as `make demo` sends them, on a clock in the planning stage shared 
 ``period_id``, ``plan_id``, ``npsn`` in its query or body) swapped for those real ids, so the fuzzed bodies reach the domain rules and the
 other services' read models built from planning's events, not only the 404s of random ids.
 Each response must pass the checks: no 5xx (``not_a_server_error``), a status the document
-declares (``status_code_conformance``) and a body that matches the declared schema
+declares (``status_code_conformance``) with a declared media type
+(``content_type_conformance``) and a body that matches the declared schema
 (``response_schema_conformance``). A failure prints the request to reproduce it.
 """
 
@@ -35,7 +36,11 @@ import schemathesis
 import uvicorn
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from ekinerja_simulator.app import create_app as simulator_app
 from ekinerja_simulator.settings import SimulatorSettings
@@ -59,7 +64,7 @@ from kinerja_shared.testing.servers import (
 
 SEED = 20261104
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 CONFIG = f"""
 seed = {SEED}
