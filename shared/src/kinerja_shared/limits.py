@@ -79,12 +79,35 @@ class BoundedModel(BaseModel):
 
     bounds: ClassVar[dict[str, int]] = {}
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        """The bounds in the OpenAPI documents too: maxLength (for a loosely typed field it
+        applies to a string value), maxItems, maxProperties, where the field has none."""
+        schema = handler(core_schema)
+        for name, prop in handler.resolve_ref_schema(schema).get("properties", {}).items():
+            _document_bound(prop, cls.bounds.get(name, TEXT_MAX))
+        return schema
+
     @field_validator("*", mode="before")
     @classmethod
     def _bounded(cls, value: object, info: ValidationInfo) -> object:
         if problem := oversize(value, cls.bounds.get(info.field_name or "", TEXT_MAX)):
             raise ValueError(problem)
         return value
+
+
+def _document_bound(prop: dict, max_chars: int) -> None:
+    if "anyOf" in prop:
+        for branch in prop["anyOf"]:
+            _document_bound(branch, max_chars)
+        return
+    kind = prop.get("type")
+    if kind == "string" or (kind is None and "$ref" not in prop and "enum" not in prop and "const" not in prop):
+        prop.setdefault("maxLength", max_chars)
+    if kind == "array":
+        prop.setdefault("maxItems", LIST_MAX)
+    if kind == "object":
+        prop.setdefault("maxProperties", LIST_MAX)
 
 
 def require_bounded(value: object, field: str, max_chars: int = TEXT_MAX) -> None:
