@@ -78,7 +78,7 @@ async def test_daily_reports_are_checked_logged_and_reviewed_a_week_at_a_time(se
     # Only the assessor reviews; a fix request needs a note.
     review = {"plan_id": plan.plan_id, "decision": "needs_fix", "note": "", "week_of": str(today)}
     by_owner = await service.client.post("/v1/daily-reports/review", json={**review, "note": "x"}, headers=guru)
-    assert (by_owner.status_code, by_owner.json()["error"]["code"]) == (403, "bukan_penilai")
+    assert (by_owner.status_code, by_owner.json()["error"]["code"]) == (403, "peran_tidak_diizinkan")
     no_note = await service.client.post("/v1/daily-reports/review", json=review, headers=service.assessor())
     assert (no_note.status_code, no_note.json()["error"]["code"]) == (422, "catatan_wajib_diisi")
     monday = today - timedelta(days=today.weekday())
@@ -139,7 +139,7 @@ async def test_competency_points_bounded_verified_and_totalled(service):
         activity_type="komunitas_belajar", title="Komunitas belajar literasi", points=16, evidence_id=cert_2))).json()
     path = "/v1/competency-records/{}/review"
     not_assessor = await service.client.post(path.format(first["record_id"]), json={"decision": "verified"}, headers=guru)
-    assert not_assessor.json()["error"]["code"] == "bukan_penilai"
+    assert not_assessor.json()["error"]["code"] == "peran_tidak_diizinkan"  # a guru never reviews
     dinas = await service.client.post(path.format(first["record_id"]), json={"decision": "verified"},
                                       headers=bearer("dinas", region=plan.region))
     assert dinas.status_code == 403

@@ -112,7 +112,9 @@ async def test_only_the_assessor_verifies_or_rejects_with_a_reason(service):
     for who, headers in not_assessors.items():
         refused = await service.client.post(path, json={"decision": "verified"}, headers=headers)
         assert refused.status_code == 403, who
-        assert refused.json()["error"]["code"] == "bukan_penilai", who
+        # A PPK role that is not this plan's PPK: bukan_penilai; roles that never review: by role.
+        expected = "bukan_penilai" if who == "another principal" else "peran_tidak_diizinkan"
+        assert refused.json()["error"]["code"] == expected, who
     no_reason = await service.client.post(path, json={"decision": "rejected", "reason": "  "}, headers=service.assessor())
     assert (no_reason.status_code, no_reason.json()["error"]["code"]) == (422, "alasan_wajib_diisi")
     bad = await service.client.post(path, json={"decision": "maybe"}, headers=service.assessor())

@@ -110,7 +110,7 @@ def _clock(request: Request):
 
 
 @router.get("/assessments", summary="Assessments visible to the caller",
-             openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
+            openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
 async def list_assessments(
     request: Request,
     principal: CurrentPrincipal,
@@ -128,13 +128,13 @@ async def list_assessments(
 
 
 @router.get("/assessments/{assessment_id}", summary="One assessment with its versions and objections",
-             openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
+            openapi_extra=access.action_extra(actions.ASSESSMENT_READ))
 async def get_assessment(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.get_assessment(_uow(request), principal, assessment_id)
 
 
 @router.put("/assessments/{assessment_id}/ratings", summary="Record rating hasil kerja and perilaku kerja, with reasons",
-             openapi_extra=access.action_extra(actions.ASSESSMENT_RATE))
+            openapi_extra=access.action_extra(actions.ASSESSMENT_RATE))
 async def put_ratings(assessment_id: str, body: RatingsBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.record_ratings(
         _uow(request), principal, assessment_id, _clock(request),
@@ -148,13 +148,13 @@ async def put_ratings(assessment_id: str, body: RatingsBody, request: Request, p
 
 
 @router.get("/assessments/{assessment_id}/distribution", summary="The school's predikat distribution (a warning)",
-             openapi_extra=access.action_extra(actions.DISTRIBUTION_READ))
+            openapi_extra=access.action_extra(actions.DISTRIBUTION_READ))
 async def get_distribution(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await assessments.distribution_preview(_uow(request), principal, assessment_id)
 
 
 @router.get("/assessments/{assessment_id}/workbench", summary="The PPK's one view of an assessment",
-             openapi_extra=access.action_extra(actions.WORKBENCH_READ))
+            openapi_extra=access.action_extra(actions.WORKBENCH_READ))
 async def get_workbench(
     assessment_id: str,
     request: Request,
@@ -204,7 +204,7 @@ async def decide(objection_id: str, body: DecisionBody, request: Request, princi
 
 
 @router.get("/assessments/{assessment_id}/observation", summary="The Observasi Praktik Kinerja",
-             openapi_extra=access.action_extra(actions.OBSERVATION_READ))
+            openapi_extra=access.action_extra(actions.OBSERVATION_READ))
 async def get_observation(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.get_observation(_uow(request), principal, assessment_id)
 
@@ -219,20 +219,20 @@ async def record_stage(assessment_id: str, body: StageBody, request: Request, pr
 
 
 @router.put("/assessments/{assessment_id}/observation/scores", summary="Score the focus behaviours",
-             openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
+            openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
 async def record_scores(assessment_id: str, body: ScoresBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_scores(_uow(request), principal, assessment_id, _clock(request), scores=body.scores)
 
 
 @router.put("/assessments/{assessment_id}/observation/judgement", summary="Judge reflection, learning, change",
-             openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
+            openapi_extra=access.action_extra(actions.OBSERVATION_RECORD))
 async def record_judgement(assessment_id: str, body: JudgementBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await observations.record_judgement(_uow(request), principal, assessment_id, _clock(request),
                                                body=body.model_dump())
 
 
 @router.get("/assessments/{assessment_id}/reviews", summary="Periodic reviews (ruang-gtk-2025)",
-             openapi_extra=access.action_extra(actions.REVIEW_READ))
+            openapi_extra=access.action_extra(actions.REVIEW_READ))
 async def get_reviews(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await reviews.list_reviews(_uow(request), principal, assessment_id)
 
@@ -245,7 +245,7 @@ async def post_review(assessment_id: str, body: ReviewBody, request: Request, pr
 
 
 @router.get("/observation-rubric", summary="Stages, levels, judgements and focus behaviours (data)",
-             openapi_extra=access.action_extra(actions.RUBRIC_READ))
+            openapi_extra=access.action_extra(actions.RUBRIC_READ))
 async def get_rubric(principal: CurrentPrincipal) -> dict:
     access.require_action(principal, actions.RUBRIC_READ)
     return observation_rubric()
@@ -259,14 +259,14 @@ async def extend(period_id: str, body: ExtensionBody, request: Request, principa
 
 
 @router.put("/organisations/{npsn}/predikat", summary="Dinas: an organisation's own predikat",
-             openapi_extra=access.action_extra(actions.ORGANISATION_PREDIKAT_SET))
+            openapi_extra=access.action_extra(actions.ORGANISATION_PREDIKAT_SET))
 async def set_org_predikat(npsn: str, body: OrganisationPredikatBody, request: Request, principal: CurrentPrincipal) -> dict:
     return await dinas.set_organisation_predikat(_uow(request), principal, npsn, _clock(request),
                                                  period_id=body.period_id, predikat=body.predikat)
 
 
 @router.get("/recaps", summary="Counts per predikat and jenjang, completion against the deadline",
-             openapi_extra=access.action_extra(actions.RECAP_READ))
+            openapi_extra=access.action_extra(actions.RECAP_READ))
 async def get_recap(
     request: Request,
     principal: CurrentPrincipal,
@@ -282,13 +282,13 @@ async def get_recap(
 
 
 @router.get("/people/{nip}/angka-kredit", summary="Angka kredit per period, cumulative, and what remains",
-             openapi_extra=access.action_extra(actions.ANGKA_KREDIT_READ))
+            openapi_extra=access.action_extra(actions.ANGKA_KREDIT_READ))
 async def get_angka_kredit(nip: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await recaps.angka_kredit(_uow(request), principal, nip)
 
 
 @router.get("/people/{nip}/annual/{year}", summary="The annual predikat from the year's assessments",
-             openapi_extra=access.action_extra(actions.ANNUAL_READ))
+            openapi_extra=access.action_extra(actions.ANNUAL_READ))
 async def get_annual(nip: str, request: Request, principal: CurrentPrincipal,
                      year: int = Path(ge=2000, le=2100)) -> dict:
     return await recaps.annual(_uow(request), principal, nip, year)

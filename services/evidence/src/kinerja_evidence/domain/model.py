@@ -1,4 +1,5 @@
-"""The evidence context's rules: which plan state wins, who may upload and read, the errors."""
+"""The evidence context's rules: which plan state wins, which plans take bukti, the errors.
+Who may do what is the shared access policy (service_layer/access_checks.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from kinerja_shared.errors import AppError, Conflict, DependencyUnavailable, For
 SUBMITTED = "submitted"
 APPROVED = "approved"  # "disepakati": only then may bukti dukung be uploaded
 RETURNED = "returned"
-
-DINAS_ROLES = ("dinas", "operator_dinas", "sistem")
-ASSESSOR_ROLES = ("kepala_sekolah", "pengawas")
 
 # Evidence review states.
 EVIDENCE_SUBMITTED = "submitted"
@@ -45,12 +43,14 @@ def plan_event_is_newer(
 class Caller(Protocol):
     role: str
     nip: str | None
+    npsn: str | None
     region: str | None
 
 
 class PlanFacts(Protocol):
     plan_id: str
     teacher_nip: str
+    school_npsn: str
     assessor_nip: str | None
     region: str
     status: str
@@ -77,16 +77,6 @@ def check_execution_window(period: PeriodFacts | None, today: date) -> None:
         raise ExecutionWindowClosed(start, end)
 
 
-def is_assessor(caller: Caller, plan: PlanFacts) -> bool:
-    return bool(caller.role in ASSESSOR_ROLES and caller.nip and caller.nip == plan.assessor_nip)
-
-
-def check_may_review(caller: Caller, plan: PlanFacts) -> None:
-    """Only the plan's assessor (PPK) verifies or rejects its evidence."""
-    if not is_assessor(caller, plan):
-        raise NotAssessor()
-
-
 def parts_for(size: int, part_size: int) -> int:
     return max(1, -(-size // part_size))
 
@@ -99,29 +89,11 @@ def expected_part_size(size: int, part_size: int, part_number: int) -> int:
     return size - part_size * (total - 1)
 
 
-def check_may_upload(caller: Caller, plan: PlanFacts | None) -> None:
-    """Only the owner of an agreed plan uploads its bukti dukung."""
+def check_plan_approved(plan: PlanFacts | None) -> None:
+    """Bukti dukung, reports and records attach only to an agreed plan (its owner alone, says
+    the access policy)."""
     if plan is None or plan.status != APPROVED:
         raise PlanNotApproved()
-    if not caller.nip or caller.nip != plan.teacher_nip:
-        raise AccessDenied()
-
-
-def may_read(caller: Caller, plan: PlanFacts) -> bool:
-    """The owner, the plan's assessor (PPK) and dinas users of the plan's region."""
-    if caller.nip and caller.nip == plan.teacher_nip:
-        return True
-    if is_assessor(caller, plan):
-        return True
-    if caller.role in DINAS_ROLES:
-        # A dinas token scoped to a district or province sees only that slice.
-        scope = caller.region
-        return (
-            not scope
-            or scope == plan.region
-            or (scope.endswith("0000") and plan.region.startswith(scope[:2]))
-        )
-    return False
 
 
 class PlanNotApproved(Conflict):

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.limits import ID_MAX, BoundedModel
 
@@ -63,6 +65,7 @@ class ReportReviewBody(BoundedModel):
         **_error("target_bulanan_tidak_ditemukan", 422, "not a monthly target of the plan"),
         **_error("bukti_tidak_sesuai", 422, "an attached file is not the teacher's evidence on this plan"),
     },
+    openapi_extra=access.action_extra(actions.DAILY_REPORT_WRITE),
 )
 async def submit_report(request: Request, principal: CurrentPrincipal, body: ReportBody) -> JSONResponse:
     ctx = _ctx(request)
@@ -73,14 +76,16 @@ async def submit_report(request: Request, principal: CurrentPrincipal, body: Rep
     return JSONResponse(_report(report), status_code=201)
 
 
-@router.put("/daily-reports/{report_id}", summary="Revise a report the assessor asked to fix")
+@router.put("/daily-reports/{report_id}", summary="Revise a report the assessor asked to fix",
+            openapi_extra=access.action_extra(actions.DAILY_REPORT_WRITE))
 async def fix_report(request: Request, principal: CurrentPrincipal, report_id: str, body: FixBody) -> dict:
     report = await activities.fix_report(_ctx(request).uow, principal, report_id,
                                          activity=body.activity, evidence_ids=body.evidence_ids)
     return _report(report)
 
 
-@router.get("/daily-reports", summary="The daily reports of one plan")
+@router.get("/daily-reports", summary="The daily reports of one plan",
+            openapi_extra=access.action_extra(actions.DAILY_REPORT_READ))
 async def list_reports(request: Request, principal: CurrentPrincipal, plan_id: str = Query(..., min_length=1)) -> dict:
     return {"reports": [_report(r) for r in await activities.list_reports(_ctx(request).uow, principal, plan_id)]}
 
@@ -91,6 +96,7 @@ async def list_reports(request: Request, principal: CurrentPrincipal, plan_id: s
     responses={**_error("bukan_penilai", 403, "only the plan's assessor"),
                **_error("rencana_tidak_ditemukan", 404, "no plan with this `plan_id`"),
                **_error("catatan_wajib_diisi", 422, "a fix request needs a note")},
+    openapi_extra=access.action_extra(actions.DAILY_REPORT_REVIEW),
 )
 async def review_reports(request: Request, principal: CurrentPrincipal, body: ReportReviewBody) -> dict:
     rows = await activities.review_reports(
@@ -118,6 +124,7 @@ class CompetencyReviewBody(BoundedModel):
     "/competency-records", status_code=201,
     summary="Record a competency-development activity with its points and proof",
     responses={**_error("poin_melebihi_batas", 422, "points above the policy's bound per activity")},
+    openapi_extra=access.action_extra(actions.COMPETENCY_RECORD_WRITE),
 )
 async def record_competency(request: Request, principal: CurrentPrincipal, body: CompetencyBody) -> JSONResponse:
     ctx = _ctx(request)
@@ -128,13 +135,15 @@ async def record_competency(request: Request, principal: CurrentPrincipal, body:
     return JSONResponse(_record(record), status_code=201)
 
 
-@router.post("/competency-records/{record_id}/review", summary="The assessor verifies or rejects a record")
+@router.post("/competency-records/{record_id}/review", summary="The assessor verifies or rejects a record",
+             openapi_extra=access.action_extra(actions.COMPETENCY_RECORD_REVIEW))
 async def review_competency(request: Request, principal: CurrentPrincipal, record_id: str,
                             body: CompetencyReviewBody) -> dict:
     return _record(await activities.review_competency(_ctx(request).uow, principal, record_id, body.decision, body.reason))
 
 
-@router.get("/competency-records", summary="A plan's competency records and verified points against its target")
+@router.get("/competency-records", summary="A plan's competency records and verified points against its target",
+            openapi_extra=access.action_extra(actions.COMPETENCY_RECORD_READ))
 async def competency_summary(request: Request, principal: CurrentPrincipal, plan_id: str = Query(..., min_length=1)) -> dict:
     summary = await activities.competency_summary(_ctx(request).uow, principal, plan_id)
     summary["records"] = [_record(r) for r in summary["records"]]

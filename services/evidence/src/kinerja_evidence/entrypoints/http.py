@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.body_limits import OWN_BODY_LIMIT
 from kinerja_shared.clock import Clock, SystemClock, jakarta_date
@@ -85,7 +87,7 @@ _UPLOAD_BODY = {
     "/evidence",
     status_code=201,
     summary="Upload a bukti dukung for an agreed plan (multipart: plan_id, file)",
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra={**_UPLOAD_BODY, **access.action_extra(actions.EVIDENCE_UPLOAD)},
     max_body_size=OWN_BODY_LIMIT,  # receive_form limits the file (KINERJA_EVIDENCE_MAX_BYTES)
     responses={
         **_error("rencana_belum_disepakati", 409, "no approved plan with this id"),
@@ -138,7 +140,8 @@ async def upload(request: Request, principal: CurrentPrincipal) -> JSONResponse:
 _UPLOAD_FIELDS = ("evidence_id", "plan_id", "sha256", "size_bytes", "content_type", "file_name", "uploaded_at")
 
 
-@router.get("/evidence", summary="The bukti dukung of one plan")
+@router.get("/evidence", summary="The bukti dukung of one plan",
+            openapi_extra=access.action_extra(actions.EVIDENCE_READ))
 async def list_for_plan(
     request: Request, principal: CurrentPrincipal, plan_id: str = Query(..., min_length=1),
     item_id: str | None = Query(None),
@@ -149,7 +152,8 @@ async def list_for_plan(
     return {"evidence": [_view(row, principal) for row in rows]}
 
 
-@router.get("/evidence/{evidence_id}", summary="One bukti dukung")
+@router.get("/evidence/{evidence_id}", summary="One bukti dukung",
+            openapi_extra=access.action_extra(actions.EVIDENCE_READ))
 async def get_one(request: Request, principal: CurrentPrincipal, evidence_id: str) -> dict:
     return _view(await queries.get_evidence(_context(request).uow, principal, evidence_id), principal)
 
@@ -167,6 +171,7 @@ class ReviewBody(BaseModel):
         **_error("alasan_wajib_diisi", 422, "a rejection needs a reason"),
         **_error("penilaian_sudah_final", 409, "the period's assessment is final"),
     },
+    openapi_extra=access.action_extra(actions.EVIDENCE_REVIEW),
 )
 async def review_one(request: Request, principal: CurrentPrincipal, evidence_id: str, body: ReviewBody) -> dict:
     row = await review.review_evidence(_context(request).uow, principal, evidence_id, body.decision, body.reason)
@@ -178,6 +183,7 @@ async def review_one(request: Request, principal: CurrentPrincipal, evidence_id:
     status_code=204,
     summary="The owner withdraws a bukti dukung (object removed, EvidenceDeleted published)",
     responses={**_error("penilaian_sudah_final", 409, "the period's assessment is final")},
+    openapi_extra=access.action_extra(actions.EVIDENCE_DELETE),
 )
 async def delete_one(request: Request, principal: CurrentPrincipal, evidence_id: str) -> Response:
     ctx = _context(request)
@@ -209,6 +215,7 @@ class StartUploadBody(BaseModel):
                  "outside the execution window; `unggahan_terbuka_terlalu_banyak`: the caller holds "
                  "KINERJA_MAX_OPEN_UPLOADS_PER_USER open sessions already (details.max_open, open)"),
     },
+    openapi_extra=access.action_extra(actions.EVIDENCE_UPLOAD),
 )
 async def start_upload(request: Request, principal: CurrentPrincipal, body: StartUploadBody) -> JSONResponse:
     ctx = _context(request)
@@ -225,7 +232,8 @@ async def start_upload(request: Request, principal: CurrentPrincipal, body: Star
     return JSONResponse(view, status_code=201)
 
 
-@router.get("/uploads/{upload_id}", summary="What the server has of an upload (parts, offset)")
+@router.get("/uploads/{upload_id}", summary="What the server has of an upload (parts, offset)",
+            openapi_extra=access.action_extra(actions.EVIDENCE_UPLOAD))
 async def upload_status(request: Request, principal: CurrentPrincipal, upload_id: str) -> dict:
     return _upload_view(await resumable.upload_state(_context(request).uow, principal, upload_id))
 
@@ -234,7 +242,7 @@ async def upload_status(request: Request, principal: CurrentPrincipal, upload_id
     "/uploads/{upload_id}/parts/{part_number}",
     summary="Send one part (raw bytes, X-Part-SHA256 header); parts go in order",
     max_body_size=OWN_BODY_LIMIT,  # a part is limited by the upload (KINERJA_UPLOAD_PART_SIZE_BYTES)
-    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={**{"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}, **access.action_extra(actions.EVIDENCE_UPLOAD)},
     responses={
         **_error("bagian_tidak_berurutan", 409, "not the next part (details.expected_part)"),
         **_error("checksum_bagian_salah", 422, "the part's SHA-256 differs from X-Part-SHA256"),
@@ -264,6 +272,7 @@ async def put_part(request: Request, principal: CurrentPrincipal, upload_id: str
         **_error("isi_berkas_tidak_valid", 422, "truncated PDF, ZIP bomb, ..."),
         **_error("jenis_berkas_tidak_sesuai", 415, "content differs from the declared type"),
     },
+    openapi_extra=access.action_extra(actions.EVIDENCE_UPLOAD),
 )
 async def complete_upload(request: Request, principal: CurrentPrincipal, upload_id: str) -> JSONResponse:
     ctx = _context(request)
@@ -271,7 +280,8 @@ async def complete_upload(request: Request, principal: CurrentPrincipal, upload_
     return JSONResponse(_view(row, principal), status_code=201)
 
 
-@router.delete("/uploads/{upload_id}", status_code=204, summary="Abandon an upload (parts removed)")
+@router.delete("/uploads/{upload_id}", status_code=204, summary="Abandon an upload (parts removed)",
+               openapi_extra=access.action_extra(actions.EVIDENCE_UPLOAD))
 async def abort_upload(request: Request, principal: CurrentPrincipal, upload_id: str) -> Response:
     ctx = _context(request)
     await resumable.abort_upload(ctx.uow, ctx.storage, principal, upload_id)
@@ -302,6 +312,7 @@ def _upload_view(state: resumable.UploadState) -> dict:
 @router.get(
     "/evidence/{evidence_id}/download",
     summary="A short-lived presigned URL to download the file from object storage",
+    openapi_extra=access.action_extra(actions.EVIDENCE_READ),
 )
 async def download(request: Request, principal: CurrentPrincipal, evidence_id: str) -> dict:
     ctx = _context(request)

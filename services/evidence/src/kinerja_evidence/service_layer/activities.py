@@ -20,6 +20,8 @@ from kinerja_shared.events.contracts import (
     DailyReportReviewed,
     DailyReportSubmitted,
 )
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_evidence.adapters.tables import (
@@ -36,7 +38,6 @@ from kinerja_evidence.domain.model import (
     REPORT_ACCEPTED,
     REPORT_NEEDS_FIX,
     REPORT_SUBMITTED,
-    AccessDenied,
     Caller,
     EvidenceNotOwnedForPlan,
     EvidenceReadOnly,
@@ -47,14 +48,13 @@ from kinerja_evidence.domain.model import (
     RecordNotFound,
     TargetNotFound,
     check_execution_window,
-    check_may_review,
-    check_may_upload,
+    check_plan_approved,
     check_points,
     check_report_date,
     invalid_input,
-    may_read,
     today_in_jakarta,
 )
+from kinerja_evidence.service_layer.access_checks import require_assessor, require_on_plan
 from kinerja_evidence.service_layer.periods import get_period, is_finalized
 from kinerja_evidence.service_layer.plans import get_item, get_plan
 
@@ -72,10 +72,12 @@ async def _own_evidence(session: AsyncSession, plan: PlanView, evidence_ids: lis
             raise EvidenceNotOwnedForPlan(evidence_id)
 
 
-async def _writable_plan(session: AsyncSession, caller: Caller, plan_id: str) -> PlanView:
+async def _writable_plan(session: AsyncSession, caller: Caller, action: str, plan_id: str) -> PlanView:
+    access.require_action(caller, action)
     plan = await get_plan(session, plan_id)
-    check_may_upload(caller, plan)
+    check_plan_approved(plan)
     assert plan is not None
+    require_on_plan(caller, action, plan)
     if await is_finalized(session, plan.period_id, plan.teacher_nip):
         raise EvidenceReadOnly()
     return plan
@@ -93,7 +95,7 @@ async def submit_report(
         raise invalid_input(f"wajib diisi, paling panjang {MAX_TEXT} karakter", "activity", "activity is required.")
     today = today or today_in_jakarta()
     async with uow_factory() as uow:
-        plan = await _writable_plan(uow.session, caller, plan_id)
+        plan = await _writable_plan(uow.session, caller, actions.DAILY_REPORT_WRITE, plan_id)
         target = await uow.session.get(MonthlyTargetView, (plan_id, target_id))
         if target is None:
             raise TargetNotFound(target_id)
@@ -127,11 +129,12 @@ async def fix_report(
     activity = activity.strip()
     if not activity or len(activity) > MAX_TEXT:
         raise invalid_input(f"wajib diisi, paling panjang {MAX_TEXT} karakter", "activity", "activity is required.")
+    access.require_action(caller, actions.DAILY_REPORT_WRITE)
     async with uow_factory() as uow:
         report = await uow.session.get(DailyReport, report_id, with_for_update=True)
         if report is None:
             raise RecordNotFound("Laporan harian")
-        plan = await _writable_plan(uow.session, caller, report.plan_id)
+        plan = await _writable_plan(uow.session, caller, actions.DAILY_REPORT_WRITE, report.plan_id)
         if report.status == REPORT_ACCEPTED:
             raise invalid_input("laporan yang sudah diterima tidak dapat diubah", "report_id", "accepted reports are final.")
         await _own_evidence(uow.session, plan, evidence_ids)
@@ -154,6 +157,7 @@ async def review_reports(
 ) -> list[DailyReport]:
     """Accept, or ask for a fix with a note, every submitted report of a plan in the week
     (Monday to Sunday) holding ``week_of``, or the listed reports. One event per report."""
+    access.require_action(caller, actions.DAILY_REPORT_REVIEW)
     if decision not in (REPORT_ACCEPTED, REPORT_NEEDS_FIX):
         raise invalid_input("harus 'accepted' atau 'needs_fix'", "decision", "decision must be accepted or needs_fix.")
     note = (note or "").strip()
@@ -165,7 +169,7 @@ async def review_reports(
         plan = await get_plan(uow.session, plan_id)
         if plan is None:
             raise PlanNotFound()
-        check_may_review(caller, plan)
+        require_assessor(caller, actions.DAILY_REPORT_REVIEW, plan)
         if await is_finalized(uow.session, plan.period_id, plan.teacher_nip):
             raise EvidenceReadOnly()
         query = select(DailyReport).where(DailyReport.plan_id == plan_id, DailyReport.status == REPORT_SUBMITTED)
@@ -192,12 +196,12 @@ async def review_reports(
 
 
 async def list_reports(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str) -> list[DailyReport]:
+    access.require_action(caller, actions.DAILY_REPORT_READ)
     async with uow_factory() as uow:
         plan = await get_plan(uow.session, plan_id)
         if plan is None:
             raise PlanNotFound()
-        if not may_read(caller, plan):
-            raise AccessDenied()
+        require_on_plan(caller, actions.DAILY_REPORT_READ, plan)
         rows = list((await uow.session.exec(
             select(DailyReport).where(DailyReport.plan_id == plan_id).order_by(DailyReport.report_date, DailyReport.created_at)  # type: ignore[arg-type]
         )).all())
@@ -218,7 +222,7 @@ async def record_competency(
     if not title or len(title) > 300:
         raise invalid_input("wajib diisi, paling panjang 300 karakter", "title", "title is required.")
     async with uow_factory() as uow:
-        plan = await _writable_plan(uow.session, caller, plan_id)
+        plan = await _writable_plan(uow.session, caller, actions.COMPETENCY_RECORD_WRITE, plan_id)
         if item_id and await get_item(uow.session, plan_id, item_id) is None:
             raise PlanItemNotFound(item_id)
         period = await get_period(uow.session, plan.period_id)
@@ -254,6 +258,7 @@ async def _verified_points(session: AsyncSession, period_id: str, teacher_nip: s
 async def review_competency(
     uow_factory: UnitOfWorkFactory, caller: Caller, record_id: str, decision: str, reason: str | None,
 ) -> CompetencyRecord:
+    access.require_action(caller, actions.COMPETENCY_RECORD_REVIEW)
     if decision not in (EVIDENCE_VERIFIED, EVIDENCE_REJECTED):
         raise invalid_input("harus 'verified' atau 'rejected'", "decision", "decision must be verified or rejected.")
     reason = (reason or "").strip()
@@ -266,7 +271,7 @@ async def review_competency(
         plan = await get_plan(uow.session, record.plan_id)
         if plan is None:
             raise PlanNotFound()
-        check_may_review(caller, plan)
+        require_assessor(caller, actions.COMPETENCY_RECORD_REVIEW, plan)
         if await is_finalized(uow.session, record.period_id, record.teacher_nip):
             raise EvidenceReadOnly()
         if record.status == decision and (record.review_reason or "") == reason:
@@ -290,12 +295,12 @@ async def review_competency(
 
 
 async def competency_summary(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str) -> dict:
+    access.require_action(caller, actions.COMPETENCY_RECORD_READ)
     async with uow_factory() as uow:
         plan = await get_plan(uow.session, plan_id)
         if plan is None:
             raise PlanNotFound()
-        if not may_read(caller, plan):
-            raise AccessDenied()
+        require_on_plan(caller, actions.COMPETENCY_RECORD_READ, plan)
         rows = list((await uow.session.exec(
             select(CompetencyRecord).where(CompetencyRecord.plan_id == plan_id).order_by(CompetencyRecord.created_at)  # type: ignore[arg-type]
         )).all())

@@ -1,10 +1,12 @@
-"""Reading evidence: lists, one item, a short-lived download link. Same access rule for all:
-the owner, the plan's assessor, dinas users of the plan's region."""
+"""Reading evidence: lists, one item, a short-lived download link. One rule for all
+(``evidence.evidence.read``): the owner, the plan's assessor, the Dinas of the plan's region."""
 
 from __future__ import annotations
 
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -16,20 +18,20 @@ from kinerja_evidence.domain.model import (
     EvidenceNotFound,
     PlanNotFound,
     StoredFileMissing,
-    may_read,
 )
+from kinerja_evidence.service_layer.access_checks import require_on_plan
 from kinerja_evidence.service_layer.plans import get_plan
 
 log = get_logger(__name__)
 
 
 async def list_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id: str) -> list[Evidence]:
+    access.require_action(caller, actions.EVIDENCE_READ)
     async with uow_factory() as uow:
         plan = await get_plan(uow.session, plan_id)
         if plan is None:
             raise PlanNotFound()
-        if not may_read(caller, plan):
-            raise AccessDenied()
+        require_on_plan(caller, actions.EVIDENCE_READ, plan)
         rows = await uow.session.exec(
             select(Evidence)
             .where(Evidence.plan_id == plan_id)
@@ -41,13 +43,15 @@ async def list_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, plan_id:
 
 
 async def get_evidence(uow_factory: UnitOfWorkFactory, caller: Caller, evidence_id: str) -> Evidence:
+    access.require_action(caller, actions.EVIDENCE_READ)
     async with uow_factory() as uow:
         row = await uow.session.get(Evidence, evidence_id)
         if row is None:
             raise EvidenceNotFound()
         plan = await uow.session.get(PlanView, row.plan_id)
-        if plan is None or not may_read(caller, plan):
+        if plan is None:
             raise AccessDenied()
+        require_on_plan(caller, actions.EVIDENCE_READ, plan)
         uow.session.expunge_all()
         return row
 

@@ -13,6 +13,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from kinerja_shared.events.contracts import EvidenceUploaded
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -28,10 +30,11 @@ from kinerja_evidence.domain.model import (
     UnsupportedContent,
     as_utc,
     check_execution_window,
-    check_may_upload,
+    check_plan_approved,
     today_in_jakarta,
 )
 from kinerja_evidence.service_layer import pending
+from kinerja_evidence.service_layer.access_checks import require_on_plan
 from kinerja_evidence.service_layer.periods import get_period, is_finalized
 from kinerja_evidence.service_layer.plans import get_item, get_plan
 
@@ -60,9 +63,11 @@ async def load_target(
 ) -> Target:
     """The agreed plan of the caller, the item on it, the period's execution window open and
     the teacher's assessment for the period not final yet."""
+    access.require_action(caller, actions.EVIDENCE_UPLOAD)
     plan = await get_plan(session, plan_id)
-    check_may_upload(caller, plan)
+    check_plan_approved(plan)
     assert plan is not None
+    require_on_plan(caller, actions.EVIDENCE_UPLOAD, plan)
     item = None
     if item_id:
         item = await get_item(session, plan_id, item_id)

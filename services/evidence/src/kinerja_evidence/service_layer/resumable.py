@@ -24,6 +24,8 @@ from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.errors import AppError
 from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWork, UnitOfWorkFactory
@@ -255,10 +257,11 @@ async def start_upload(
 
 
 async def _owned_session(uow: UnitOfWork, caller: Caller, upload_id: str, *, lock: bool = False) -> UploadSession:
+    access.require_action(caller, actions.EVIDENCE_UPLOAD)
     session = await uow.session.get(UploadSession, upload_id, with_for_update=lock)
     if session is None:
         raise UploadNotFound()
-    if not caller.nip or caller.nip != session.owner_nip:
+    if not access.allows(caller, actions.EVIDENCE_UPLOAD, access.Resource(owner_nip=session.owner_nip)):
         raise UploadOfSomeoneElse()
     return session
 

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from kinerja_shared.events.contracts import EvidenceDeleted, EvidenceRejected, EvidenceVerified
+from kinerja_shared import access
+from kinerja_shared.access_rules import evidence as actions
 from kinerja_shared.logging import get_logger
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -24,10 +26,10 @@ from kinerja_evidence.domain.model import (
     EvidenceNotFound,
     EvidenceReadOnly,
     ReasonRequired,
-    check_may_review,
     invalid_input,
 )
 from kinerja_evidence.service_layer import pending
+from kinerja_evidence.service_layer.access_checks import require_assessor
 from kinerja_evidence.service_layer.periods import is_finalized
 
 log = get_logger(__name__)
@@ -40,6 +42,7 @@ async def review_evidence(
 ) -> Evidence:
     """verified / rejected (with a reason). The same verdict twice changes nothing and
     publishes nothing; the assessor may change their mind until the assessment is final."""
+    access.require_action(caller, actions.EVIDENCE_REVIEW)
     if decision not in (EVIDENCE_VERIFIED, EVIDENCE_REJECTED):
         raise invalid_input("harus 'verified' atau 'rejected'", "decision", "decision must be verified or rejected.")
     reason = (reason or "").strip()
@@ -54,7 +57,7 @@ async def review_evidence(
         plan = await uow.session.get(PlanView, row.plan_id)
         if plan is None:
             raise EvidenceNotFound()
-        check_may_review(caller, plan)
+        require_assessor(caller, actions.EVIDENCE_REVIEW, plan)
         if await is_finalized(uow.session, row.period_id, row.teacher_nip):
             raise EvidenceReadOnly()
         if row.status == decision and (row.review_reason or "") == reason:
@@ -89,11 +92,13 @@ async def delete_evidence(
     transaction with a pending-object record, then the object, then the record (a failed
     removal leaves the record for the sweep; the row is already gone, so nobody is shown a
     file that should not exist)."""
+    access.require_action(caller, actions.EVIDENCE_DELETE)
     async with uow_factory() as uow:
         row = await uow.session.get(Evidence, evidence_id, with_for_update=True)
         if row is None:
             raise EvidenceNotFound()
-        if not caller.nip or caller.nip != row.teacher_nip:
+        if not access.allows(caller, actions.EVIDENCE_DELETE,
+                             access.Resource(npsn=row.school_npsn, owner_nip=row.teacher_nip)):
             raise AccessDenied()
         if await is_finalized(uow.session, row.period_id, row.teacher_nip):
             raise EvidenceReadOnly()
