@@ -13,7 +13,7 @@ import httpx
 import nats
 import pytest
 
-from demo import NPSN, RATINGS, auth, run_semester, teachers
+from demo import NPSN, RATINGS, REGION, auth, run_semester, teachers
 from stack import Ports, Stack
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +114,7 @@ def test_results_finalized_while_ekinerja_sync_is_down_arrive_exactly_once(tmp_p
 
         def mirrored():
             r = httpx.get(f"{s.url('ekinerja-sync')}/v1/sync-log/schools/{NPSN}", params={"kind": "hasil"},
-                          headers=auth("dinas"), timeout=10)
+                          headers=auth("dinas", region=REGION), timeout=10)
             records = r.json()["records"]
             return len(records) == 6 and all(x["status"] == "acknowledged" for x in records)
 

@@ -341,7 +341,7 @@ async def test_an_skp_bkn_refuses_is_parked_with_the_actor_and_requeued_by_the_d
 
     url = f"/v1/sync-records/{plan.plan_id}/retry"
     r = await plan_sync.http.post(url, headers=bearer("guru", nip=nip))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "kirim_ulang_ditolak"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "peran_tidak_diizinkan"
     simulator.faults(units_without_skp_organisasi=[])  # the atasan made the SKP Organisasi
     r = await plan_sync.http.post(url, headers=DINAS)
     assert r.status_code == 200, r.text

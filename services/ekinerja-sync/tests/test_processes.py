@@ -139,7 +139,7 @@ async def test_sync_killed_mid_request_and_restarted_leaves_one_record(nats_serv
         base = f"http://127.0.0.1:{port}"
 
         def record(nip):
-            r = httpx.get(f"{base}/v1/sync-log/teachers/{nip}", headers=bearer("dinas"), timeout=10)
+            r = httpx.get(f"{base}/v1/sync-log/teachers/{nip}", headers=bearer("dinas", region="020500"), timeout=10)
             records = r.json().get("records", [])
             return records[0] if records and records[0]["status"] == "acknowledged" else None
 

@@ -309,9 +309,10 @@ async def test_sync_log_access_rules(sync, simulator, make_finalized, new_nip):
     r = await get("/v1/sync-records", DINAS, status="acknowledged")
     assert r.status_code == 200 and {mine, other} <= {x["teacher_nip"] for x in r.json()["records"]}
     assert all(x["status"] == "acknowledged" for x in r.json()["records"])
-    # A dinas of another district sees none of this school's records.
+    # A dinas of another district may not read this school's log (test_access.py: without a
+    # region claim, nothing at all).
     r = await get(f"/v1/sync-log/schools/{NPSN}", bearer("dinas", region="320100"))
-    assert r.status_code == 200 and r.json()["records"] == []
+    assert r.status_code == 403 and r.json()["error"]["code"] == "akses_log_sinkronisasi_ditolak"
 
     # Bad input: JSON errors with stable codes, nothing changed.
     r = await get("/v1/sync-log/teachers/12345", DINAS)
@@ -420,7 +421,7 @@ async def test_parked_record_is_requeued_by_dinas_after_the_fix(sync, simulator,
 
     # Not a dinas role: refused, nothing changed.
     r = await sync.http.post(url, headers=bearer("guru", nip=nip))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "kirim_ulang_ditolak"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "peran_tidak_diizinkan"
     r = await sync.http.post(url, headers=bearer("dinas", region="990100"))  # another region
     assert r.status_code == 404 and r.json()["error"]["code"] == "rekaman_tidak_ditemukan"
     r = await sync.http.post("/v1/sync-records/tidak-ada/retry", headers=DINAS)
@@ -515,6 +516,8 @@ async def test_reconciliation_finds_missing_extra_and_different_and_requeues_the
     assert r.status_code == 400 and r.json()["error"]["code"] == "wilayah_tidak_valid"
     r = await sync.http.post("/v1/reconciliation", params={"period": "2026-1-6", "region": REGION, "requeue_missing": True},
                              headers=bearer("kepala_sekolah", npsn=NPSN))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "peran_tidak_diizinkan"
+    r = await sync.http.get("/v1/reconciliation", params={"period": "2026-1-6", "region": "030100"}, headers=DINAS)
     assert r.status_code == 403 and r.json()["error"]["code"] == "rekonsiliasi_ditolak"
     assert (await sync.record_with_status(nips[0], "acknowledged"))["ekinerja_record_id"] == records[0]["ekinerja_record_id"]
 
@@ -879,7 +882,7 @@ async def test_district_log_pages_counts_and_access(sync, simulator, make_finali
     assert province.status_code == 200 and len(province.json()["records"]) == 4
 
     for path, headers, code, status in [
-        (f"/v1/sync-log/districts/{REGION}", bearer("kepala_sekolah", npsn=NPSN), "akses_log_sinkronisasi_ditolak", 403),
+        (f"/v1/sync-log/districts/{REGION}", bearer("kepala_sekolah", npsn=NPSN), "peran_tidak_diizinkan", 403),
         (f"/v1/sync-log/districts/{REGION}", bearer("dinas", region="030100"), "akses_log_sinkronisasi_ditolak", 403),
         ("/v1/sync-log/districts/02050", DINAS, "wilayah_tidak_valid", 400),
         (f"/v1/sync-log/districts/{REGION}?status=hilang", DINAS, "status_tidak_dikenal", 400),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query, Request
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import ekinerja_sync as actions
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.limits import PAGE_LIMIT_MAX
 
@@ -37,14 +39,16 @@ RECONCILE_400 = _bad(("periode_tidak_valid", "`period` is not YEAR-MONTHSTART-MO
 
 
 @router.get("/sync-log/teachers/{nip}", summary="Log Sinkronisasi of one teacher",
-            responses=_bad(("nip_tidak_valid", "not 18 digits"), _KIND_400))
+            responses=_bad(("nip_tidak_valid", "not 18 digits"), _KIND_400),
+            openapi_extra=access.action_extra(actions.TEACHER_LOG_READ))
 async def teacher_sync_log(request: Request, principal: CurrentPrincipal, kind: str | None = KIND,
                            nip: str = NIP) -> dict:
     return await queries.teacher_log(request.app.state.runtime.uow, principal, nip, kind)
 
 
 @router.get("/sync-log/schools/{npsn}", summary="Log Sinkronisasi of one school",
-            responses=_bad(("npsn_tidak_valid", "not 8 digits"), _KIND_400))
+            responses=_bad(("npsn_tidak_valid", "not 8 digits"), _KIND_400),
+            openapi_extra=access.action_extra(actions.SCHOOL_LOG_READ))
 async def school_sync_log(request: Request, principal: CurrentPrincipal, kind: str | None = KIND,
                           npsn: str = NPSN) -> dict:
     return await queries.school_log(request.app.state.runtime.uow, principal, npsn, kind)
@@ -53,7 +57,8 @@ async def school_sync_log(request: Request, principal: CurrentPrincipal, kind: s
 @router.get("/sync-log/districts/{region}", summary="Log Sinkronisasi of a district (or a province: xx0000)",
             responses={**_bad(("wilayah_tidak_valid", "not 6 digits"), _STATUS_400, _KIND_400),
                        422: {"description": "`kursor_tidak_valid`: `before` is not the previous page's "
-                                            "next_before (ISO 8601 with its offset); `input_tidak_valid`"}})
+                                            "next_before (ISO 8601 with its offset); `input_tidak_valid`"}},
+            openapi_extra=access.action_extra(actions.DISTRICT_LOG_READ))
 async def district_sync_log(
     request: Request, principal: CurrentPrincipal,
     region: str = REGION,
@@ -66,7 +71,8 @@ async def district_sync_log(
 
 
 @router.get("/sync-records", summary="Sync records by status, for operators (dinas)",
-            responses=_bad(_STATUS_400, _KIND_400))
+            responses=_bad(_STATUS_400, _KIND_400),
+            openapi_extra=access.action_extra(actions.SYNC_RECORD_READ))
 async def sync_records(
     request: Request,
     principal: CurrentPrincipal,
@@ -82,13 +88,15 @@ async def sync_records(
 
 @router.post("/sync-records/{assessment_id}/retry", summary="Re-queue a parked record (dinas)",
              description="The record's key: the assessment id (hasil), the plan id (skp) or "
-                         "'<assessment id>:<review>' (review_periodik), as `key` in the sync log.")
+                         "'<assessment id>:<review>' (review_periodik), as `key` in the sync log.",
+             openapi_extra=access.action_extra(actions.SYNC_RECORD_REQUEUE))
 async def retry_parked(assessment_id: str, request: Request, principal: CurrentPrincipal) -> dict:
     return await operator.requeue_parked(request.app.state.runtime.uow, principal, assessment_id)
 
 
 @router.get("/reconciliation", summary="Compare a period and region with e-Kinerja (report only)",
-            responses=RECONCILE_400)
+            responses=RECONCILE_400,
+            openapi_extra=access.action_extra(actions.RECONCILIATION_READ))
 async def reconciliation_report(
     request: Request, principal: CurrentPrincipal,
     period: str = Query(..., description="TAHUN-BULANMULAI-BULANSELESAI, e.g. 2026-1-6"),
@@ -100,7 +108,8 @@ async def reconciliation_report(
 
 
 @router.post("/reconciliation", summary="Run a reconciliation; requeue_missing re-sends the missing ones",
-             responses=RECONCILE_400)
+             responses=RECONCILE_400,
+             openapi_extra=access.action_extra(actions.RECONCILIATION_RUN))
 async def reconciliation_run(
     request: Request, principal: CurrentPrincipal,
     period: str = Query(...), region: str = Query(...), requeue_missing: bool = Query(False),
@@ -109,11 +118,11 @@ async def reconciliation_run(
     runtime = request.app.state.runtime
     return await reconciliation.reconcile(
         runtime.uow, runtime.worker.client, principal, period, region, requeue_missing=requeue_missing, kind=kind,
+        run=True,
     )
 
 
-@router.get("/reconciliation/scheduled", summary="Latest report of the scheduled reconciliation job")
+@router.get("/reconciliation/scheduled", summary="Latest report of the scheduled reconciliation job",
+            openapi_extra=access.action_extra(actions.RECONCILIATION_READ))
 async def reconciliation_scheduled(request: Request, principal: CurrentPrincipal) -> dict:
-    if principal.role not in queries.DINAS_ROLES:
-        raise queries._forbidden("Hanya dinas yang dapat melihat rekonsiliasi.", "Only the dinas may read reconciliations.")
-    return {"reports": request.app.state.runtime.reconciliation.latest}
+    return {"reports": reconciliation.scheduled_reports(request.app.state.runtime.reconciliation, principal)}

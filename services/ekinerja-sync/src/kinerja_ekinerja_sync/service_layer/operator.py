@@ -9,32 +9,31 @@ from typing import Any
 
 from sqlmodel import select
 
+from kinerja_shared.access_rules import ekinerja_sync as actions
 from kinerja_shared.auth import Principal
-from kinerja_shared.errors import AppError, Forbidden
+from kinerja_shared.errors import AppError
 from kinerja_shared.events.contracts import EkinerjaSyncRequeued
 from kinerja_shared.uow import UnitOfWorkFactory
 
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
 from kinerja_ekinerja_sync.domain.mapping import CannotMap
-from kinerja_ekinerja_sync.service_layer.queries import DINAS_ROLES, _in_region, _with_attempts
+from kinerja_ekinerja_sync.service_layer.queries import _with_attempts, visible
 
 REQUEUED = "requeued"
 
 
 async def requeue_parked(uow_factory: UnitOfWorkFactory, principal: Principal, assessment_id: str) -> dict[str, Any]:
-    if principal.role not in DINAS_ROLES:
-        raise Forbidden("kirim_ulang_ditolak", "Hanya dinas yang dapat mengirim ulang rekaman sinkronisasi.",
-                        "Only the dinas may re-queue a sync record.")
     now = datetime.now(timezone.utc)
     async with uow_factory() as uow:
+        # Outside the caller's region a record is "not found": its existence is not shown.
         records = (
             await uow.session.exec(
-                select(SyncRecord).where(SyncRecord.assessment_id == assessment_id)
+                select(SyncRecord).where(SyncRecord.assessment_id == assessment_id,
+                                         visible(principal, actions.SYNC_RECORD_REQUEUE))
                 .order_by(SyncRecord.assessment_version.desc())  # type: ignore[attr-defined]
             )
         ).all()
-        records = [r for r in records if _in_region(principal, r.region)]
         if not records:
             raise AppError("rekaman_tidak_ditemukan", "Rekaman sinkronisasi untuk penilaian ini tidak ditemukan.",
                            "No sync record for this assessment.", status_code=404)

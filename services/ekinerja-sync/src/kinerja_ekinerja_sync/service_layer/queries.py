@@ -1,10 +1,14 @@
-"""Reading the sync log, with who may read what.
+"""Reading the sync log; who may read what is the shared access policy
+(kinerja_shared.access_rules.ekinerja_sync):
 
-- a teacher's log: the guru themself, the kepala sekolah of the school the record belongs to,
-  dinas (dinas, operator_dinas, sistem; a dinas user with a region sees only that region, or
-  that province when the region ends in 0000);
-- a school's log: its kepala sekolah, dinas;
-- records by status (the operators' list): dinas.
+- a teacher's log: the guru themself, the kepala sekolah of the school a record belongs to, the
+  Dinas whose region covers the record's district (a district code, or a province ``xx0000``);
+- a school's log: its kepala sekolah, the Dinas of its region;
+- a district's log and the records by status (the operators' list): the Dinas of the region.
+
+A log whose records the caller may see none of is refused (403), not shown empty; a list shows
+only what the caller may see. A dinas token without a region sees nothing (403
+``cakupan_tidak_ada``), never the whole country.
 
 Every log holds all kinds of records (final results, agreed plans, periodic reviews), each with
 its ``kind``; ``kind=`` narrows it to one.
@@ -19,6 +23,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import and_, col, or_, select
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import ekinerja_sync as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError, Forbidden
 from kinerja_shared.uow import UnitOfWorkFactory
@@ -26,19 +32,33 @@ from kinerja_shared.uow import UnitOfWorkFactory
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
 
-DINAS_ROLES = ("dinas", "operator_dinas", "sistem")
+# Where a sync record lives, for the policy's WHERE clause.
+COLUMNS = access.Columns(owner_nip=SyncRecord.teacher_nip, npsn=SyncRecord.school_npsn, region=SyncRecord.region)
 
 
 def _forbidden(message: str, message_en: str) -> Forbidden:
     return Forbidden("akses_log_sinkronisasi_ditolak", message, message_en)
 
 
-def _in_region(principal: Principal, region: str) -> bool:
-    if principal.role == "sistem" or not principal.region:
-        return True
-    if principal.region.endswith("0000"):  # a province
-        return region[:2] == principal.region[:2]
-    return region == principal.region
+def visible(principal: Principal, action: str):
+    """The records ``principal`` may see under ``action`` (a WHERE clause)."""
+    return access.scope_filter(principal, action, COLUMNS)
+
+
+def _place(r: SyncRecord) -> access.Resource:
+    return access.Resource(npsn=r.school_npsn, region=r.region, owner_nip=r.teacher_nip)
+
+
+async def _log_of(session, principal: Principal, action: str, where, order, kind: str | None,
+                  refused: Forbidden) -> list[SyncRecord]:
+    """A log's records the caller may see; refused when there are records and none of them is.
+    One query, filtered here: two (the visible ones, then whether any exist) would refuse a
+    caller when a record arrives between them."""
+    records = (await session.exec(_of_kind(select(SyncRecord).where(where).order_by(*order), kind))).all()
+    mine = [r for r in records if access.allows(principal, action, _place(r))]
+    if records and not mine:
+        raise refused
+    return mine
 
 
 def _check_nip(nip: str) -> None:
@@ -69,27 +89,17 @@ async def teacher_log(
 ) -> dict[str, Any]:
     _check_nip(nip)
     _check_kind(kind)
-    if principal.role == "guru":
-        if principal.nip != nip:
-            raise _forbidden("Guru hanya dapat melihat log sinkronisasinya sendiri.",
-                             "A teacher may read only their own sync log.")
-    elif principal.role not in ("kepala_sekolah", *DINAS_ROLES):
-        raise _forbidden(f"Peran '{principal.role}' tidak dapat melihat log sinkronisasi guru.",
-                         f"Role '{principal.role}' may not read a teacher's sync log.")
+    relations = access.require_action(principal, actions.TEACHER_LOG_READ)
+    if relations == {"self"} and not access.allows(principal, actions.TEACHER_LOG_READ, access.Resource(owner_nip=nip)):
+        # Said before looking: whether another teacher has records is not a guru's business.
+        raise _forbidden("Guru hanya dapat melihat log sinkronisasinya sendiri.",
+                         "A teacher may read only their own sync log.")
     async with uow_factory() as uow:
-        records = (
-            await uow.session.exec(_of_kind(
-                select(SyncRecord).where(SyncRecord.teacher_nip == nip)
-                .order_by(SyncRecord.created_at, SyncRecord.assessment_version), kind,
-            ))
-        ).all()
-        if principal.role == "kepala_sekolah":
-            mine = [r for r in records if r.school_npsn == principal.npsn]
-            if records and not mine:
-                raise _forbidden("Guru ini bukan guru di sekolah Anda.", "This teacher is not in your school.")
-            records = mine
-        elif principal.role in DINAS_ROLES:
-            records = [r for r in records if _in_region(principal, r.region)]
+        records = await _log_of(
+            uow.session, principal, actions.TEACHER_LOG_READ, SyncRecord.teacher_nip == nip,
+            (SyncRecord.created_at, SyncRecord.assessment_version), kind,
+            _forbidden("Log sinkronisasi guru ini di luar sekolah atau wilayah Anda.",
+                       "This teacher's sync log is outside your school or region."))
         return {"teacher_nip": nip, "records": await _with_attempts(uow.session, records)}
 
 
@@ -98,21 +108,15 @@ async def school_log(
 ) -> dict[str, Any]:
     _check_npsn(npsn)
     _check_kind(kind)
-    if principal.role == "kepala_sekolah":
-        if principal.npsn != npsn:
-            raise _forbidden("Kepala sekolah hanya dapat melihat log sekolahnya sendiri.",
-                             "A principal may read only their own school's log.")
-    elif principal.role not in DINAS_ROLES:
-        raise _forbidden(f"Peran '{principal.role}' tidak dapat melihat log sinkronisasi sekolah.",
-                         f"Role '{principal.role}' may not read a school's sync log.")
+    relations = access.require_action(principal, actions.SCHOOL_LOG_READ)
+    if relations == {"school"} and not access.allows(principal, actions.SCHOOL_LOG_READ, access.Resource(npsn=npsn)):
+        raise _forbidden("Kepala sekolah hanya dapat melihat log sekolahnya sendiri.",
+                         "A principal may read only their own school's log.")
     async with uow_factory() as uow:
-        records = (
-            await uow.session.exec(_of_kind(
-                select(SyncRecord).where(SyncRecord.school_npsn == npsn)
-                .order_by(SyncRecord.teacher_nip, SyncRecord.kind, SyncRecord.assessment_version), kind,
-            ))
-        ).all()
-        records = [r for r in records if _in_region(principal, r.region)]
+        records = await _log_of(
+            uow.session, principal, actions.SCHOOL_LOG_READ, SyncRecord.school_npsn == npsn,
+            (SyncRecord.teacher_nip, SyncRecord.kind, SyncRecord.assessment_version), kind,
+            _forbidden("Sekolah ini di luar wilayah Anda.", "This school is outside your region."))
         return {"school_npsn": npsn, "records": await _with_attempts(uow.session, records)}
 
 
@@ -130,10 +134,8 @@ async def district_log(
     ``before`` (the ``next_before`` of the previous page)."""
     _check_region(region)
     _check_kind(kind)
-    if principal.role not in DINAS_ROLES:
-        raise _forbidden("Hanya dinas yang dapat melihat log sinkronisasi wilayah.",
-                         "Only the dinas may read a district's sync log.")
-    if not _in_region(principal, region):
+    access.require_action(principal, actions.DISTRICT_LOG_READ)
+    if not access.allows(principal, actions.DISTRICT_LOG_READ, access.Resource(region=region)):
         raise _forbidden("Wilayah ini di luar wilayah Anda.", "This region is outside yours.")
     if status is not None and status not in model.STATUSES:
         raise AppError(
@@ -191,9 +193,7 @@ async def district_log(
 async def records_by_status(
     uow_factory: UnitOfWorkFactory, principal: Principal, status: str | None, limit: int, kind: str | None = None,
 ) -> dict[str, Any]:
-    if principal.role not in DINAS_ROLES:
-        raise _forbidden("Hanya dinas yang dapat melihat daftar rekaman sinkronisasi.",
-                         "Only the dinas may list sync records.")
+    access.require_action(principal, actions.SYNC_RECORD_READ)
     if status is not None and status not in model.STATUSES:
         raise AppError(
             "status_tidak_dikenal", f"Status '{status}' tidak dikenal.", f"Unknown status '{status}'.",
@@ -201,11 +201,12 @@ async def records_by_status(
         )
     _check_kind(kind)
     async with uow_factory() as uow:
-        query = select(SyncRecord).order_by(SyncRecord.updated_at.desc()).limit(limit)  # type: ignore[attr-defined]
+        query = (select(SyncRecord).where(visible(principal, actions.SYNC_RECORD_READ))
+                 .order_by(SyncRecord.updated_at.desc()).limit(limit))  # type: ignore[attr-defined]
         if status is not None:
             query = query.where(SyncRecord.status == status)
         query = _of_kind(query, kind)
-        records = [r for r in (await uow.session.exec(query)).all() if _in_region(principal, r.region)]
+        records = list((await uow.session.exec(query)).all())
         return {"status": status, "kind": kind, "records": await _with_attempts(uow.session, records)}
 
 

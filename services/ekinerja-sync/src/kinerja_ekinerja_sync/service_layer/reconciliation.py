@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlmodel import select
 
+from kinerja_shared import access
+from kinerja_shared.access_rules import ekinerja_sync as actions
 from kinerja_shared.auth import Principal
 from kinerja_shared.errors import AppError, DependencyUnavailable, Forbidden
 from kinerja_shared.uow import UnitOfWorkFactory
@@ -25,7 +27,6 @@ from kinerja_ekinerja_sync.adapters.ekinerja_client import EkinerjaClient, Ekine
 from kinerja_ekinerja_sync.adapters.tables import SyncAttempt, SyncRecord
 from kinerja_ekinerja_sync.domain import model
 from kinerja_ekinerja_sync.service_layer.channels import channel_for
-from kinerja_ekinerja_sync.service_layer.queries import DINAS_ROLES, _in_region
 
 PERIOD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 # Values compared for "different" (the id and timestamps are BKN's own): per kind, in channels.py.
@@ -48,19 +49,21 @@ def _region_matches(wanted: str, region: str) -> bool:
 
 async def reconcile(
     uow_factory: UnitOfWorkFactory, client: EkinerjaClient, principal: Principal, period: str, region: str,
-    *, requeue_missing: bool = False, kind: str = model.RESULT,
+    *, requeue_missing: bool = False, kind: str = model.RESULT, run: bool = False,
 ) -> dict[str, Any]:
-    if principal.role not in DINAS_ROLES:
-        raise Forbidden("rekonsiliasi_ditolak", "Hanya dinas yang dapat menjalankan rekonsiliasi.",
-                        "Only the dinas may run a reconciliation.")
+    """A report (``run`` False: GET) or a run that may re-queue (POST); the Dinas of ``region``."""
+    action = actions.RECONCILIATION_RUN if requeue_missing or run else actions.RECONCILIATION_READ
+    access.require_action(principal, action)
     if kind not in RECONCILED_KINDS:
         raise AppError("jenis_rekaman_tidak_dikenal", "Rekonsiliasi hanya untuk jenis 'hasil' atau 'skp'.",
                        "Reconciliation is for kind 'hasil' or 'skp'.", status_code=400,
                        details={"allowed": list(RECONCILED_KINDS)})
     channel = channel_for(kind)
-    if not re.fullmatch(r"\d{6}", region or "") or not _in_region(principal, region):
-        raise AppError("wilayah_tidak_valid", "Kode wilayah harus 6 digit dan dalam wilayah Anda.",
-                       "The region must be 6 digits and within yours.", status_code=400)
+    if not re.fullmatch(r"\d{6}", region or ""):
+        raise AppError("wilayah_tidak_valid", "Kode wilayah harus 6 digit angka.",
+                       "The region must be 6 digits.", status_code=400)
+    if not access.allows(principal, action, access.Resource(region=region)):
+        raise Forbidden("rekonsiliasi_ditolak", "Wilayah ini di luar wilayah Anda.", "This region is outside yours.")
     year, month_start, month_end = parse_period(period)
     async with uow_factory() as uow:
         rows = (
@@ -168,6 +171,13 @@ async def _requeue(uow_factory: UnitOfWorkFactory, principal: Principal, record_
             done.append(r.assessment_id)
         await uow.commit()
     return done
+
+
+def scheduled_reports(job: "ScheduledReconciliation", principal: Principal) -> dict[str, dict[str, Any]]:
+    """The job's latest reports ("<period>@<region>") of the regions the caller covers."""
+    access.require_action(principal, actions.RECONCILIATION_READ)
+    return {key: report for key, report in job.latest.items()
+            if access.allows(principal, actions.RECONCILIATION_READ, access.Resource(region=report["region"]))}
 
 
 class ScheduledReconciliation:
