@@ -5,7 +5,7 @@ is ``NAME_MAX``), so a value the edge accepts always fits its column on PostgreS
 event carrying it stays far below the broker's payload limit. Request models use them as
 ``Field(max_length=NAME_MAX)``, or derive from :class:`BoundedModel` (loosely typed bodies:
 every string and list inside bounded); the roster import checks each column against
-:data:`ROSTER_FIELD_MAX`. Constants and pydantic only: the domain may import this module.
+:data:`ROSTER_FIELD_MAX`. Only pydantic and kinerja_shared.errors besides: the domain may import it.
 """
 
 from __future__ import annotations
