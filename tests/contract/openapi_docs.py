@@ -16,8 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "openapi"
 API_MD = ROOT / "docs" / "api.md"
-# The services whose every operation declares its access action (x-kinerja-action); evidence and
-# ekinerja-sync join when they adopt the policy (issue 11).
+# The services whose every operation declares its access action (x-kinerja-action): all four.
 GUARDED = ("planning", "assessment", "evidence", "ekinerja-sync")
 # Answer everyone (liveness, readiness, metrics).
 UNGUARDED = re.compile(r"^GET /(health/(live|ready)|metrics)$")
