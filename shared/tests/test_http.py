@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from kinerja_shared.auth import CurrentPrincipal
-from kinerja_shared.errors import Conflict, DependencyUnavailable
+from kinerja_shared.errors import Conflict, DependencyUnavailable, Forbidden
 from kinerja_shared.events import PeriodOpened
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.runtime import ServiceRuntime
@@ -36,7 +36,8 @@ def build(nats_url: str, database_url: str):
 
     @router.post("/v1/periods")
     async def open_period(body: Body, principal: CurrentPrincipal):
-        principal.require_role("dinas")
+        if principal.role != "dinas":
+            raise Forbidden("peran_tidak_diizinkan", "Peran ini tidak boleh.", "Role may not.")
         if body.year < 2024:
             raise Conflict("tahun_tidak_didukung", "Tahun sebelum 2024 tidak didukung.", "Years before 2024 are not supported.")
         async with runtime.uow() as uow:

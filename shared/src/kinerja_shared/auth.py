@@ -34,7 +34,7 @@ import typer
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from kinerja_shared.errors import DependencyUnavailable, Forbidden, Unauthorized
+from kinerja_shared.errors import DependencyUnavailable, Unauthorized
 from kinerja_shared.settings import ServiceSettings
 
 Role = Literal[
@@ -64,18 +64,6 @@ class Principal(BaseModel):
     nip: str | None = Field(default=None, max_length=18)
     npsn: str | None = Field(default=None, max_length=8)
     region: str | None = Field(default=None, max_length=6)
-
-    @property
-    def is_dinas(self) -> bool:
-        return self.role in ("dinas", "operator_dinas", "sistem")
-
-    def require_role(self, *roles: str) -> None:
-        if self.role not in roles:
-            raise Forbidden(
-                "peran_tidak_diizinkan",
-                f"Peran '{self.role}' tidak boleh melakukan tindakan ini.",
-                f"Role '{self.role}' may not do this.",
-            )
 
 
 # ---------------------------------------------------------------- settings checked at start
