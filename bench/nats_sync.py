@@ -34,7 +34,7 @@ import httpx
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from kinerja_shared.testing.servers import NatsServer
+from kinerja_shared.testing.servers import NatsServer, nats_client_options
 from machine_info import loadavg, machine  # bench/ is on sys.path when the script runs
 
 ROOT = Path(__file__).resolve().parent
@@ -76,7 +76,7 @@ async def run(messages: int, rounds: int, size: int, out=print) -> dict:
     try:
         clients = {}
         for mode, server in servers.items():
-            nc = await nats.connect(server.url)
+            nc = await nats.connect(**nats_client_options(server.url))
             js = nc.jetstream(publish_async_max_pending=messages)
             await js.add_stream(StreamConfig(name="BENCH", subjects=["bench.>"], storage=StorageType.FILE,
                                              num_replicas=1))

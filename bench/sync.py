@@ -40,7 +40,7 @@ import httpx
 import nats
 
 from kinerja_shared.events import AssessmentFinalized, PersonRef, make_envelope
-from kinerja_shared.testing.servers import NatsServer, free_port, wait_for_port
+from kinerja_shared.testing.servers import NatsServer, free_port, nats_client_options, wait_for_port
 from machine_info import loadavg, machine  # bench/ is on sys.path when the script runs
 
 ROOT = Path(__file__).resolve().parent
@@ -189,7 +189,7 @@ class Stack:
 
 async def publish(url: str, events: list[AssessmentFinalized]) -> float:
     """Publish all results with publish_async (acks gathered); returns seconds taken."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     js = nc.jetstream(publish_async_max_pending=4000)
     started = time.perf_counter()
     for event in events:

@@ -50,7 +50,7 @@ from kinerja_shared.events import (
 )
 from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.settings import ServiceSettings
-from kinerja_shared.testing.servers import MotoS3Server, NatsServer, free_port
+from kinerja_shared.testing.servers import MotoS3Server, NatsServer, free_port, nats_client_options
 
 MB = 1_000_000
 MiB = 1024 * 1024
@@ -134,7 +134,7 @@ def auth(role: str, **claims) -> dict:
 
 
 async def publish_plan(nats_url: str, settings_like) -> tuple[str, str]:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(**nats_client_options(nats_url))
     js = nc.jetstream()
     await ensure_streams(js, settings_like)
     today = date.today()

@@ -18,6 +18,7 @@ import pytest
 from kinerja_shared.messaging.consumer import DLQ_CONSUMER, DLQ_SUBJECT
 from kinerja_shared.messaging.streams import DEAD_LETTER_STREAM, dead_letter_subject, ensure_streams
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.servers import nats_client_options
 
 DLQ = str(Path(sys.executable).parent / "kinerja-dlq")
 
@@ -28,7 +29,7 @@ def run_dlq(nats_url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 async def declare(url: str, purge_after_one: bool = False) -> None:
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     try:
         js = nc.jetstream()
         await ensure_streams(js, ServiceSettings(nats_url=url))
@@ -60,7 +61,7 @@ def test_list_and_replay_with_letters(fresh_nats):
     """The fix must not hide letters that are there, and replay empties the stream again."""
     async def setup() -> None:
         await declare(fresh_nats.url)
-        nc = await nats.connect(fresh_nats.url)
+        nc = await nats.connect(**nats_client_options(fresh_nats.url))
         js = nc.jetstream()
         headers = {"Nats-Msg-Id": "dl-1", DLQ_CONSUMER: "c1", DLQ_SUBJECT: "kinerja.planning.test.x"}
         await js.publish(dead_letter_subject("c1"), b"{}", headers=headers)

@@ -21,7 +21,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
-from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database, free_port
+from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database, free_port, nats_client_options
 
 
 class Body(BaseModel):
@@ -87,7 +87,7 @@ async def test_errors_are_json_with_stable_codes_and_change_nothing(nats_server,
 
 async def test_correlation_id_travels_from_http_into_the_event(nats_server, database_url):
     runtime, app = build(nats_server.url, database_url)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     sub = await nc.subscribe("kinerja.planning.period.opened.>")
     try:
         async with running_app(app) as client:

@@ -32,6 +32,7 @@ class Body(BaseModel):
 
 
 def build(nats_url: str, database_url: str, **settings):
+    settings = {"service_name": "planning", **settings}  # a NATS user of its own
     runtime = ServiceRuntime(ServiceSettings(database_url=database_url, nats_url=nats_url, **settings), tables=[])
     router = APIRouter()
     effects: list[str] = []

@@ -21,6 +21,7 @@ from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.servers import nats_client_options
 
 
 class ClaimedRow(SQLModel, table=True):
@@ -43,7 +44,7 @@ async def harness(nats_factory, database_url):
                                consumer_max_deliveries=5, consumer_backoff_base_s=0.05)
     runtime = ServiceRuntime(settings, tables=[ClaimedRow.__table__])
     await runtime.start()  # tables, streams; no consumer attached to the broker
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(**nats_client_options(server.url))
     js = nc.jetstream()
     await ensure_streams(js, settings)
     entered = asyncio.Event()

@@ -19,6 +19,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_streams
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually as wait_for
 
 
@@ -40,6 +41,9 @@ async def runtime(nats_server, database_url):
     settings = ServiceSettings(
         service_name="planning", database_url=database_url, nats_url=nats_server.url,
         consumer_max_deliveries=3, consumer_backoff_base_s=0.05,
+        # A test consumer beside planning's outbox: as operator, since the planning user may
+        # consume nothing (kinerja_shared.messaging.nats_auth).
+        nats_user="operator",
     )
     rt = ServiceRuntime(settings, tables=[AppliedPeriod.__table__])
     calls = {"n": 0, "not_ready": 0}
@@ -58,7 +62,7 @@ async def runtime(nats_server, database_url):
         ConsumerSpec(durable, "KINERJA_PLANNING", ["kinerja.planning.period.>"]),
         {PeriodOpened: on_period},
     )
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     js = nc.jetstream()
     # Each test starts from an empty stream and dead-letter stream.
     await ensure_streams(js, settings)

@@ -28,6 +28,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay, headers_
 from kinerja_shared.messaging.replay import cli, parse_since
 from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -65,7 +66,7 @@ async def set_sent_at(session_factory, event_id: str, sent_at: datetime | None) 
 
 
 async def stream_messages(url: str) -> list:
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     try:
         js = nc.jetstream()
         info = await js.stream_info(STREAM)
@@ -86,7 +87,7 @@ async def run_cli(*args: str) -> subprocess.CompletedProcess:
 async def test_replay_after_the_nats_store_is_lost(database, nats_factory):
     database_url, session_factory = database
     first = nats_factory().start()
-    nc = await nats.connect(first.url)
+    nc = await nats.connect(**nats_client_options(first.url))
     js = nc.jetstream()
     await ensure_streams(js, ServiceSettings(nats_url=first.url))
     uow = UnitOfWorkFactory(session_factory, "planning")
@@ -117,7 +118,7 @@ async def test_replay_after_the_nats_store_is_lost(database, nats_factory):
     # The host loses its disk: a new server on an empty store, streams declared again.
     first.kill()
     second = nats_factory().start()
-    nc = await nats.connect(second.url)
+    nc = await nats.connect(**nats_client_options(second.url))
     await ensure_streams(nc.jetstream(), ServiceSettings(nats_url=second.url))
     await nc.close()
     assert await stream_messages(second.url) == []

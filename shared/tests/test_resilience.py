@@ -14,6 +14,7 @@ from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ConsumerSpec
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually
 
 
@@ -49,7 +50,7 @@ async def test_outbox_keeps_events_while_nats_is_down_and_publishes_them_after(n
             return await runtime.relay.pending_count() == 0
 
         await eventually(drained)
-        nc = await nats.connect(server.url)
+        nc = await nats.connect(**nats_client_options(server.url))
         info = await nc.jetstream().stream_info("KINERJA_PLANNING")
         await nc.close()
         assert info.state.messages == 20  # each exactly once, in spite of retries
@@ -62,7 +63,9 @@ async def test_two_replicas_split_the_work_and_apply_each_event_once(nats_server
     prefix = uuid.uuid4().hex[:6]
     runtimes = []
     for replica in ("a", "b"):
-        settings = ServiceSettings(service_name="assessment", database_url=database_url, nats_url=nats_server.url)
+        # A test durable, not one of assessment's: as operator (nats_auth).
+        settings = ServiceSettings(service_name="assessment", database_url=database_url, nats_url=nats_server.url,
+                                   nats_user="operator")
         rt = ServiceRuntime(settings, tables=[SeenPeriod.__table__])
 
         async def handler(event: PeriodOpened, envelope, uow, replica=replica):

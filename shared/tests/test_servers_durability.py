@@ -133,31 +133,41 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def shipped_nats_configs() -> dict[str, str]:
-    """Every NATS config we ship: deploy/nats/*.conf (compose mounts these) and the ConfigMap of
-    deploy/kubernetes/nats.yaml."""
-    configs = {str(p.relative_to(ROOT)): p.read_text() for p in (ROOT / "deploy/nats").glob("*.conf")}
+    """Every NATS server config we ship: deploy/nats/cluster.conf (compose mounts it) and the
+    nats.conf of the ConfigMap in deploy/kubernetes/nats.yaml. Both include ./auth.conf (the
+    users, tested in test_nats_auth.py), which is beside them."""
+    configs = {"deploy/nats/cluster.conf": (ROOT / "deploy/nats/cluster.conf").read_text()}
     for doc in yaml.safe_load_all((ROOT / "deploy/kubernetes/nats.yaml").read_text()):
         if doc and doc["kind"] == "ConfigMap":
-            for name, text in doc["data"].items():
-                configs[f"deploy/kubernetes/nats.yaml:{name}"] = text
+            assert set(doc["data"]) == {"nats.conf", "auth.conf"}, doc["data"].keys()
+            configs["deploy/kubernetes/nats.yaml:nats.conf"] = doc["data"]["nats.conf"]
     return configs
 
 
-def test_every_shipped_nats_config_syncs_always_and_is_valid(tmp_path):
+def test_every_shipped_nats_config_syncs_always_requires_users_and_is_valid(tmp_path):
+    from kinerja_shared.messaging.nats_auth import development_environment
+
     configs = shipped_nats_configs()
-    assert len(configs) >= 2, configs.keys()
+    assert len(configs) == 2, configs.keys()
     compose = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
     mounted = {v.split(":")[0] for s in compose["services"].values() for v in s.get("volumes", [])
                if v.endswith(".conf:ro") or ".conf:" in v}
-    assert mounted == {"../nats/cluster.conf"}, mounted  # compose uses the checked file
+    assert mounted == {"../nats/cluster.conf", "../nats/auth.conf"}, mounted  # compose uses the checked files
+    (tmp_path / "auth.conf").write_text((ROOT / "deploy/nats/auth.conf").read_text())
     for name, text in configs.items():
         assert re.search(r"^\s*sync_interval:\s*always\s*$", text, re.M), name
+        assert re.search(r"^\s*include \./auth\.conf\s*$", text, re.M), name
         path = tmp_path / "nats.conf"
         path.write_text(text.replace("/var/run/nats/", f"{tmp_path}/"))
-        env = {**os.environ, "NATS_SERVER_NAME": "nats-1", "POD_NAME": "nats-0"}
+        env = {**os.environ, **development_environment(), "NATS_SERVER_NAME": "nats-1", "POD_NAME": "nats-0"}
         checked = subprocess.run([nats_server_binary(), "-c", str(path), "-t"], env=env,
                                  capture_output=True, text=True, timeout=30)
         assert checked.returncode == 0, (name, checked.stdout, checked.stderr)
+        # Without the passwords in its environment the server does not start.
+        bare = {k: v for k, v in env.items() if not k.startswith("KINERJA_NATS_PASSWORD_")}
+        refused = subprocess.run([nats_server_binary(), "-c", str(path), "-t"], env=bare,
+                                 capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and "KINERJA_NATS_PASSWORD_" in refused.stderr + refused.stdout, name
 
 
 def test_kubernetes_nats_nodes_must_be_on_different_hosts():

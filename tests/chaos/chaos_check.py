@@ -14,6 +14,8 @@ import httpx
 import nats
 import psycopg
 
+from kinerja_shared.testing.servers import nats_client_options
+
 SETTLED_SYNC = ("acknowledged", "superseded", "skipped")
 
 
@@ -44,7 +46,7 @@ def unsettled_sync(sync_db: str) -> dict[str, int]:
 
 async def jetstream_state(urls: list[str]) -> dict:
     """Per durable consumer: messages not yet delivered + delivered but not acked; the DLQ."""
-    nc = await nats.connect(urls, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(**nats_client_options(urls), connect_timeout=5, max_reconnect_attempts=3)
     try:
         js = nc.jetstream(timeout=10)
         pending, dead = {}, 0

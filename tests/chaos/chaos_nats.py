@@ -4,13 +4,12 @@ each node its own process and store, so one can be killed (-9) and restarted or 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
-from kinerja_shared.testing.servers import NatsServer, free_port, nats_server_binary, wait_for_port
+from kinerja_shared.testing.servers import NatsServer, free_port, nats_client_options, nats_server_binary
 
 
 @dataclass
@@ -23,15 +22,14 @@ class ClusterNode(NatsServer):
 
     def start(self) -> ClusterNode:
         args = [
-            # -c: sync_interval: always, as in every NATS config we start or ship.
+            # -c: sync_interval: always and the users and permissions, as in every NATS config
+            # we start or ship (the cluster routes need no user: they are on loopback).
             nats_server_binary(), "-c", self.write_config(), "-js", "-sd", self.store_dir, "-n", self.name,
             "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
             "--cluster_name", "kinerja", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
             "--routes", ",".join(self.routes),
         ]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_port(self.port)
+        self.spawn(args, start_new_session=True)  # with the users' development passwords
         return self
 
     @property
@@ -83,7 +81,7 @@ class NatsCluster:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                nc = await nats.connect(self.urls, connect_timeout=2, max_reconnect_attempts=2)
+                nc = await nats.connect(**nats_client_options(self.urls), connect_timeout=2, max_reconnect_attempts=2)
                 try:
                     await ensure_streams(nc.jetstream(timeout=20), settings)
                     return

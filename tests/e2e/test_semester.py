@@ -16,6 +16,8 @@ import pytest
 from demo import NPSN, RATINGS, REGION, auth, run_semester, teachers
 from stack import Ports, Stack
 
+from kinerja_shared.testing.servers import nats_client_options
+
 pytestmark = pytest.mark.e2e
 
 PREDIKAT_CODE = {
@@ -34,7 +36,7 @@ def stack(request, tmp_path, postgres_admin):
 
 
 async def stream_events(url: str) -> list[dict]:
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     js = nc.jetstream()
     events = []
     for stream in ("KINERJA_PLANNING", "KINERJA_EVIDENCE", "KINERJA_ASSESSMENT", "KINERJA_EKINERJA", "KINERJA_DEAD_LETTERS"):

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from kinerja_shared.clock import FixedClock  # noqa: E402
 from kinerja_shared.testing.http import running_app  # noqa: E402
+from kinerja_shared.testing.servers import nats_client_options
 
 from kinerja_assessment.bootstrap import build  # noqa: E402
 from kinerja_assessment.settings import Settings  # noqa: E402
@@ -22,7 +23,7 @@ from kinerja_assessment.settings import Settings  # noqa: E402
 
 @pytest.fixture
 async def service(nats_server, database_url):
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     js = nc.jetstream()
     # A clean slate: this test's events only, consumers starting from the beginning.
     for stream, durable in (("KINERJA_PLANNING", "assessment-planning"), ("KINERJA_EVIDENCE", "assessment-evidence")):

@@ -20,7 +20,7 @@ from kinerja_ekinerja_sync.bootstrap import build
 from kinerja_ekinerja_sync.settings import Settings
 from kinerja_shared.events import AssessmentFinalized, PersonRef
 from kinerja_shared.testing.http import running_app
-from kinerja_shared.testing.servers import free_port, wait_for_port
+from kinerja_shared.testing.servers import free_port, nats_client_options, wait_for_port
 
 NPSN = "20212345"
 REGION = "020500"
@@ -116,7 +116,7 @@ async def run_sync(nats_server, database_url, simulator):
     """Start the service in-process against this test's NATS, database and the simulator, with
     short timings; returns (runtime, HTTP client, JetStream). Stopped at the end of the test."""
     async with AsyncExitStack() as stack:
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(**nats_client_options(nats_server.url))
         stack.push_async_callback(nc.close)
 
         async def start(**overrides):

@@ -16,7 +16,7 @@ import pytest
 
 from kinerja_shared.events import make_envelope
 from kinerja_shared.testing.http import bearer
-from kinerja_shared.testing.servers import free_port, wait_for_port
+from kinerja_shared.testing.servers import free_port, nats_client_options, wait_for_port
 
 BIN = Path(sys.executable).parent
 
@@ -66,7 +66,7 @@ async def test_service_and_simulator_run_as_processes(runner, nats_server, datab
         event = make_finalized(nip)
         import nats
 
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(**nats_client_options(nats_server.url))
         envelope = make_envelope(event, producer="assessment", region="020500", correlation_id=str(uuid.uuid4()))
         await nc.jetstream().publish(envelope.subject(), envelope.model_dump_json().encode(),
                                      headers={"Nats-Msg-Id": envelope.event_id})
@@ -108,7 +108,7 @@ async def test_sync_killed_mid_request_and_restarted_leaves_one_record(nats_serv
     processes = [simulator]
     import nats
 
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     try:
         wait_for_port(sim_port, timeout=30)
         httpx.put(f"{sim}/simulator/faults", json={"next_hang_after_save": 1, "hang_after_save_s": 60},

@@ -22,6 +22,7 @@ from kinerja_ekinerja_sync.settings import Settings
 from kinerja_shared.events import PersonRef, make_envelope
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually
 
 NPSN = "20212345"
@@ -675,7 +676,7 @@ async def test_nats_restarted_while_results_are_queued_each_lands_once(
     runtime, app = build(Settings(**options))
     simulator.faults(rate_5xx=1.0)  # BKN down: results queue up here
     async with running_app(app) as http:
-        nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        nc = await nats.connect(**nats_client_options(server.url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         sync = SyncService(runtime, http, nc.jetstream())
         before = [new_nip() for _ in range(4)]
         events = {nip: make_finalized(nip) for nip in before}

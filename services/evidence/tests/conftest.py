@@ -34,6 +34,7 @@ from kinerja_shared.events import (
 from kinerja_shared.messaging.outbox import OutboxMessage
 from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually as wait_for
 
 from kinerja_evidence.adapters.tables import Evidence, PeriodView, PlanView, UploadPart, UploadSession
@@ -282,7 +283,7 @@ def service_factory(nats_server, database_url, s3_endpoint):
     @asynccontextmanager
     async def start(wait_ready: bool = True, **overrides):
         settings = settings_for(nats_server, database_url, s3_endpoint, **overrides)
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(**nats_client_options(nats_server.url))
         js = nc.jetstream()
         await ensure_streams(js, settings)
         runtime, app = build(settings)
@@ -340,7 +341,7 @@ async def service_process(nats_server, database_url, s3_endpoint, tmp_path):
             json.dumps(value) if isinstance(value, (dict, list)) else str(value))
     log = open(tmp_path / "evidence.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "kinerja_evidence"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     js = nc.jetstream()
     await ensure_streams(js, settings)
     url = f"http://127.0.0.1:{port}"

@@ -25,6 +25,7 @@ from kinerja_planning.adapters.tables import Period, Person, PlanRow, RosterImpo
 from kinerja_planning.bootstrap import build
 from kinerja_planning.domain.plans import BERAKHLAK
 from kinerja_planning.settings import Settings
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually as wait_for
 
 HEADER = "npsn,school_name,region_code,nip,name,role,jabatan,jenjang,golongan,asn_status,assessor_nip"
@@ -272,7 +273,7 @@ def _get(payload: dict, dotted: str):
 
 @asynccontextmanager
 async def start_planning(settings: Settings, clock=None):
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(**nats_client_options(settings.nats_url))
     js = nc.jetstream()
     await ensure_streams(js, settings)
     seen: list[tuple[str, dict, dict]] = []

@@ -18,6 +18,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsUserPassword
 from sqlalchemy.schema import Table
 
 from kinerja_shared.auth import TokenVerifier, check_auth_settings
@@ -31,6 +32,7 @@ from kinerja_shared.logging import configure_logging, get_logger
 from kinerja_shared.messaging.consumer import EventConsumer, Handler
 from kinerja_shared.messaging.inbox import InboxMessage
 from kinerja_shared.messaging.metrics import NATS_CONNECTED
+from kinerja_shared.messaging.nats_auth import check_consumer, client_options
 from kinerja_shared.messaging.outbox import OutboxMessage, OutboxRelay
 from kinerja_shared.messaging.streams import ConsumerSpec, ensure_consumer, ensure_streams
 from kinerja_shared.migrations import upgrade_database
@@ -67,9 +69,14 @@ class ServiceRuntime:
         self.engine = make_engine(settings.database_url)
         self.session_factory = make_session_factory(self.engine)
         # Reconnect forever: nats-py gives up after 60 attempts by default.
+        # The service's own NATS user, its password and its own inbox prefix; the servers as a
+        # list (KINERJA_NATS_URL is comma-separated for a cluster). Refused here, before any
+        # connection, in production without a password.
+        self.nats_options = client_options(settings)
         self.broker = NatsBroker(
-            # A cluster is a comma-separated list; nats-py wants it as a list, not one string.
-            [url.strip() for url in settings.nats_url.split(",") if url.strip()],
+            self.nats_options["servers"],
+            security=NatsUserPassword(self.nats_options["user"], self.nats_options["password"]),
+            inbox_prefix=self.nats_options["inbox_prefix"],
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             disconnected_cb=_log_disconnect,
@@ -107,6 +114,7 @@ class ServiceRuntime:
     def add_consumer(
         self, spec: ConsumerSpec, handlers: dict[type[EventContract], Handler]
     ) -> EventConsumer:
+        check_consumer(self.nats_options["user"], spec.stream, spec.durable)
         consumer = EventConsumer(spec, handlers, self.uow, self.settings)
         consumer.attach(self.broker)
         self.consumers.append(consumer)

@@ -17,6 +17,11 @@ class ServiceSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/kinerja.db"
     # One server, or a cluster as a comma-separated list: nats://a:4222,nats://b:4222
     nats_url: str = "nats://127.0.0.1:4222"
+    # The NATS user (default: the service's own, named as the service; the CLIs: operator) and
+    # its password. Unset, the published development password is used, which production refuses.
+    # docs/operations.md, "NATS users and permissions".
+    nats_user: str | None = None
+    nats_password: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # "production" refuses development shortcuts at start (a shared token secret, no issuer,

@@ -32,6 +32,7 @@ from kinerja_shared.events.envelope import Envelope, EventContract, PoisonMessag
 from kinerja_shared.logging import get_logger
 from kinerja_shared.messaging.inbox import claim
 from kinerja_shared.messaging.metrics import EVENTS_HANDLED, HANDLER_SECONDS
+from kinerja_shared.messaging.nats_auth import inbox_prefix, user_of
 from kinerja_shared.messaging.outbox import EventTooLarge
 from kinerja_shared.messaging.streams import ConsumerSpec, dead_letter_subject
 from kinerja_shared.settings import ServiceSettings
@@ -76,6 +77,9 @@ class EventConsumer:
             stream=JStream(self.spec.stream, declare=False),
             durable=self.spec.durable,
             pull_sub=PullSub(batch_size=self.settings.consumer_batch_size, timeout=1.0),
+            # The user's own inbox (FastStream's default is the shared _INBOX., which no
+            # user may subscribe to: nats_auth).
+            inbox_prefix=f"{inbox_prefix(user_of(self.settings))}.".encode(),
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_bytes,
             title=f"{self.spec.durable}",

@@ -26,6 +26,7 @@ from kinerja_shared.messaging.consumer import (
     DLQ_STREAM_SEQ,
     DLQ_SUBJECT,
 )
+from kinerja_shared.messaging.nats_auth import OPERATOR, client_options
 from kinerja_shared.messaging.streams import DEAD_LETTER_STREAM
 from kinerja_shared.settings import ServiceSettings
 
@@ -82,9 +83,9 @@ cli = typer.Typer(help="List and replay dead letters (messages no consumer could
 
 
 async def _connect() -> tuple[nats.NATS, JetStreamContext]:
-    # A cluster is a comma-separated list; nats-py wants a list.
-    servers = [url.strip() for url in ServiceSettings().nats_url.split(",") if url.strip()]
-    nc = await nats.connect(servers)
+    # As the operator user (KINERJA_NATS_USER / KINERJA_NATS_PASSWORD), the only one that may
+    # republish another service's events; a cluster is a comma-separated KINERJA_NATS_URL.
+    nc = await nats.connect(**client_options(ServiceSettings(), default_user=OPERATOR))
     return nc, nc.jetstream()
 
 

@@ -37,7 +37,9 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select, update
 
 from kinerja_shared.db import SessionFactory, make_engine, make_session_factory
+from kinerja_shared.messaging.nats_auth import OPERATOR, client_options
 from kinerja_shared.messaging.outbox import OutboxMessage, headers_for
+from kinerja_shared.settings import ServiceSettings
 
 PAGE_SIZE = 500
 PROGRESS_EVERY = 10_000
@@ -229,8 +231,10 @@ def replay_command(
         try:
             if dry_run:
                 return await count_published_since(session_factory, start)
-            servers = [u.strip() for u in nats_url.split(",") if u.strip()]
-            nc = await nats.connect(servers, connect_timeout=5, max_reconnect_attempts=3)
+            # As operator (KINERJA_NATS_USER / KINERJA_NATS_PASSWORD): it republishes a
+            # service's events, which only that service and operator may publish.
+            options = client_options(ServiceSettings(nats_url=nats_url), default_user=OPERATOR)
+            nc = await nats.connect(**options, connect_timeout=5, max_reconnect_attempts=3)
             return await replay_outbox(
                 session_factory, nc.jetstream(), start,
                 progress=lambda r: typer.echo(f"{window}: {r.selected} republished so far"),

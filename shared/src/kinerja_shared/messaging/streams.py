@@ -59,13 +59,22 @@ def _stream_configs(settings: ServiceSettings) -> list[api.StreamConfig]:
     return configs
 
 
-async def ensure_streams(js: JetStreamContext, settings: ServiceSettings) -> None:
+async def ensure_streams(
+    js: JetStreamContext, settings: ServiceSettings, default_user: str | None = None
+) -> None:
+    """Create the streams that are missing; update the configuration of those this NATS user
+    may change (a service: its own and the dead letters; nats_auth.streams_updated_by)."""
+    from kinerja_shared.messaging.nats_auth import streams_updated_by, user_of
+
+    updatable = streams_updated_by(user_of(settings, default_user))
     for config in _stream_configs(settings):
         try:
             await js.stream_info(config.name)
         except NotFoundError:
             await js.add_stream(config)
             log.info("stream.created", stream=config.name)
+            continue
+        if config.name not in updatable:
             continue
         try:
             await js.update_stream(config)

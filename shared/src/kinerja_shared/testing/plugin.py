@@ -25,6 +25,7 @@ from kinerja_shared.testing.servers import (
     SeaweedS3Server,
     create_postgres_database,
     drop_postgres_database,
+    nats_client_options,
     postgres_admin_url,
 )
 
@@ -81,8 +82,19 @@ def nats_server() -> Iterator[NatsServer | object]:
 
 
 class _ContainerNats:
+    """testcontainers' NATS has no users (a server without any accepts every user and
+    password): the permissions are exercised only by the local-process backend."""
+
     def __init__(self, container) -> None:
         self.url = container.nats_uri()
+
+    def client_options(self, user: str | None = None) -> dict:
+        return nats_client_options(self.url, user)
+
+    async def connect(self, user: str | None = None, **options):
+        import nats
+
+        return await nats.connect(**self.client_options(user), **options)
 
 
 @pytest.fixture

