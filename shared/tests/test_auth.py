@@ -98,6 +98,7 @@ def test_production_refuses_development_sign_in(settings, reason):
 
 def test_production_with_an_https_issuer_starts(tmp_path):
     ServiceRuntime(ServiceSettings(environment="production", oidc_issuer="https://sso.example.go.id/realms/kinerja",
+                                   nats_password="a-long-random-value",  # production needs its own
                                    database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"), tables=[])
 
 
@@ -252,7 +253,7 @@ def test_the_development_secret_without_an_issuer_still_asks_for_exp_and_a_bound
 
 
 async def test_a_service_answers_401_with_the_code_and_takes_the_plugins_tokens(nats_server, tmp_path):
-    runtime = ServiceRuntime(ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+    runtime = ServiceRuntime(ServiceSettings(service_name="planning", database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
                                              nats_url=nats_server.url), tables=[])
     router = APIRouter()
 

@@ -23,6 +23,7 @@ from kinerja_shared.messaging.streams import ConsumerSpec
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually
 
 
@@ -70,8 +71,10 @@ async def test_an_overlong_correlation_id_is_replaced_and_the_write_succeeds(nat
 async def test_an_overlong_correlation_id_in_an_event_is_replaced_not_carried_on(nats_server, database_url):
     durable = f"corr-{uuid.uuid4().hex[:8]}"
     prefix = uuid.uuid4().hex[:8]
+    # A test durable, not one of assessment's: as operator (kinerja_shared.messaging.nats_auth).
     runtime = ServiceRuntime(ServiceSettings(service_name="assessment", database_url=database_url,
-                                             nats_url=nats_server.url, consumer_max_deliveries=2), tables=[])
+                                             nats_url=nats_server.url, consumer_max_deliveries=2,
+                                             nats_user="operator"), tables=[])
 
     async def handler(event: PeriodOpened, envelope, uow):
         if event.period_id == f"{prefix}-in":  # react with an event of our own
@@ -82,7 +85,7 @@ async def test_an_overlong_correlation_id_in_an_event_is_replaced_not_carried_on
     try:
         envelope = make_envelope(period(f"{prefix}-in"), producer="planning", region="020500",
                                  correlation_id="e" * 300)
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(**nats_client_options(nats_server.url))
         try:
             await nc.jetstream().publish(envelope.subject(), envelope.model_dump_json().encode(), headers={
                 "Nats-Msg-Id": envelope.event_id, NATS_HEADER: "e" * 300})

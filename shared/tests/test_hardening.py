@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from kinerja_shared.auth import CurrentPrincipal
 from kinerja_shared.hardening import API_CSP, DOCS_CSP
+from kinerja_shared.messaging.nats_auth import development_password
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
@@ -24,6 +25,8 @@ class Body(BaseModel):
 def build(nats_url: str, tmp_path, **overrides):
     if overrides.get("environment") == "production":  # a production start needs an https issuer
         overrides.setdefault("oidc_issuer", "https://sso.example.go.id/realms/kinerja")
+        # and a NATS password: the test server's, for planning (nats_auth.development_password).
+        overrides.setdefault("nats_password", development_password("planning"))
     settings = ServiceSettings(service_name="planning", database_url=f"sqlite+aiosqlite:///{tmp_path}/h.db",
                                nats_url=nats_url, **overrides)
     runtime = ServiceRuntime(settings, tables=[])

@@ -5,6 +5,10 @@ same users and permissions as deploy/nats/auth.conf."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nats
 import pytest
@@ -15,6 +19,7 @@ from kinerja_shared.messaging.nats_auth import (
     AUTH_CONF,
     DOWNSTREAM,
     SERVICES,
+    InsecureNatsSettings,
     check_consumer,
     client_options,
     development_password,
@@ -165,14 +170,27 @@ def test_the_shipped_auth_conf_and_kubernetes_configmap_are_the_rendering():
 
 
 def test_production_refuses_the_development_password():
-    with pytest.raises(RuntimeError, match="KINERJA_NATS_PASSWORD"):
+    with pytest.raises(InsecureNatsSettings, match="KINERJA_NATS_PASSWORD is not set"):
         ServiceRuntime(ServiceSettings(service_name="planning", environment="production",
+                                       oidc_issuer="https://sso.example.go.id/realms/kinerja",
                                        database_url="sqlite+aiosqlite:///:memory:"), tables=[])
     options = client_options(ServiceSettings(service_name="planning", environment="production", nats_password="s3cret",
                                              nats_url="nats://a:4222, nats://b:4222"))
     assert options == {"servers": ["nats://a:4222", "nats://b:4222"], "user": "planning", "password": "s3cret",
                        "inbox_prefix": "_INBOX_planning"}
     assert client_options(ServiceSettings(service_name="evidence"))["password"] == development_password("evidence")
+
+
+def test_a_production_start_without_a_nats_password_exits_with_the_reason():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINERJA_")}
+    env.update({"KINERJA_ENVIRONMENT": "production", "KINERJA_NATS_URL": "nats://127.0.0.1:1",
+                "KINERJA_OIDC_ISSUER": "https://sso.example.go.id/realms/kinerja",
+                "KINERJA_DATABASE_URL": "sqlite+aiosqlite:////nonexistent/kinerja.db"})
+    result = subprocess.run([str(Path(sys.executable).parent / "kinerja-planning"), "serve"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "refusing to start in production: KINERJA_NATS_PASSWORD is not set" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_consumer_outside_the_services_permissions_is_refused_at_start_up():

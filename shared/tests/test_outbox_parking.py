@@ -28,6 +28,7 @@ from kinerja_shared.messaging.streams import ensure_streams
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import running_app
+from kinerja_shared.testing.servers import nats_client_options
 from kinerja_shared.testing.wait import eventually
 from kinerja_shared.uow import UnitOfWorkFactory
 
@@ -69,7 +70,7 @@ async def write_raw(session_factory, *payloads: PeriodOpened, subject: str | Non
 
 
 async def stream_event_ids(url: str) -> list[str]:
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     try:
         js = nc.jetstream()
         info = await js.stream_info(STREAM)
@@ -82,7 +83,7 @@ async def stream_event_ids(url: str) -> list[str]:
 
 
 async def connected_js(url: str):
-    nc = await nats.connect(url)
+    nc = await nats.connect(**nats_client_options(url))
     await ensure_streams(nc.jetstream(), ServiceSettings())
     return nc
 

@@ -175,6 +175,14 @@ def render_auth_conf() -> str:
 
 
 # ----------------------------------------------------------------------------- clients
+class InsecureNatsSettings(SystemExit):
+    """A production start without a NATS password: the process exits with the reason (no
+    traceback), before it connects anywhere."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"kinerja: refusing to start in production: {reason}")
+
+
 def user_of(settings: ServiceSettings, default_user: str | None = None) -> str:
     """The NATS user a process connects as: KINERJA_NATS_USER, else ``default_user`` (the CLIs:
     operator), else the service's own (its name)."""
@@ -200,9 +208,9 @@ def client_options(settings: ServiceSettings, default_user: str | None = None) -
     password = settings.nats_password
     if not password:
         if settings.environment == "production":
-            raise RuntimeError(
-                f"KINERJA_NATS_PASSWORD is not set: production refuses the development password of NATS user "
-                f"{user!r} (docs/operations.md, \"NATS users and permissions\")"
+            raise InsecureNatsSettings(
+                f"KINERJA_NATS_PASSWORD is not set: the published development password of NATS user {user!r} "
+                f"is for development only (docs/operations.md, \"NATS users and permissions\")"
             )
         password = development_password(user)
     return {
