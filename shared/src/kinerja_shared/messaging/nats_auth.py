@@ -124,7 +124,10 @@ def permissions(user: str) -> tuple[list[str], list[str]]:
     subscribe = [f"{inbox_prefix(user)}.>"]
     if user == OPERATOR:
         return ["kinerja.>", "$JS.API.>", "$JS.ACK.>"], [*subscribe, "kinerja.>"]
-    publish = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{s}" for s in ALL_STREAMS)]
+    if user not in SERVICES:  # a downstream system: the public streams only
+        publish = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{s}" for s in PUBLIC_STREAMS)]
+    else:
+        publish = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{s}" for s in ALL_STREAMS)]
     if user in SERVICES:
         service = SERVICES[user]
         publish[:0] = [f"kinerja.{service.context}.>"] + [
@@ -222,7 +225,9 @@ def client_options(settings: ServiceSettings, default_user: str | None = None) -
 
 
 # ----------------------------------------------------------------------------- shipped files
-ROOT = Path(__file__).resolve().parents[4]
+# The repository (shared/src/kinerja_shared/messaging/ is four levels down); only the write
+# command and the test read these files, never a service.
+ROOT = Path(__file__).resolve().parents[min(4, len(Path(__file__).resolve().parents) - 1)]
 AUTH_CONF = ROOT / "deploy" / "nats" / "auth.conf"
 KUBERNETES = ROOT / "deploy" / "kubernetes" / "nats.yaml"
 _K8S_BEGIN = "  auth.conf: |\n"
