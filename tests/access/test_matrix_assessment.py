@@ -23,6 +23,7 @@ from assessment_harness import approved, period, ratings  # noqa: E402
 from kinerja_shared.clock import FixedClock  # noqa: E402
 from kinerja_shared.messaging.streams import ensure_streams  # noqa: E402
 from kinerja_shared.testing.http import bearer, running_app  # noqa: E402
+from kinerja_shared.testing.servers import nats_client_options  # noqa: E402
 from kinerja_shared.testing.wait import eventually  # noqa: E402
 from kinerja_assessment.bootstrap import build  # noqa: E402
 from kinerja_assessment.settings import Settings  # noqa: E402
@@ -162,7 +163,7 @@ async def test_assessment_access_matrix(nats_factory, tmp_path):
     nats_server = nats_factory().start()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'assessment.db'}", nats_url=nats_server.url,
                         consumer_backoff_base_s=0.1, consumer_backoff_max_s=0.5)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     try:
         js = nc.jetstream()
         await ensure_streams(js, settings)
