@@ -75,6 +75,13 @@ def test_one_semester_from_plan_to_ekinerja(stack):
     events = asyncio.run(stream_events(stack.nats_url))
     dead = [e for e in events if e["stream"] == "KINERJA_DEAD_LETTERS"]
     assert dead == [], dead
+    # Each service ran the semester as its own NATS user, within its permissions: the server
+    # logs every refused publish or subscription ("Publish Violation", "Subscription Violation").
+    connz = httpx.get(f"{stack.nats.monitor_url}/connz", params={"auth": "true"}, timeout=10).json()
+    users = {c.get("authorized_user") for c in connz["connections"]}
+    assert {"planning", "evidence", "assessment", "ekinerja-sync"} <= users, users
+    violations = [line for line in (stack.logs / "nats.log").read_text().splitlines() if "Violation" in line]
+    assert violations == [], violations[:5]
     types = Counter(e["data"]["type"] for e in events)
     assert types["planning.roster.imported"] >= 1
     assert types["planning.period.opened"] == 1
