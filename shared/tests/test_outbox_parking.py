@@ -211,8 +211,10 @@ async def test_a_handler_whose_event_is_too_large_is_dead_lettered_at_once(nats_
     from kinerja_shared.messaging.dead_letters import list_dead_letters
     from kinerja_shared.messaging.streams import ConsumerSpec
 
+    # A test durable that also publishes planning events: as operator (kinerja_shared.messaging.nats_auth).
     settings = ServiceSettings(service_name="assessment", database_url=database_url, nats_url=nats_server.url,
-                               event_max_bytes=5_000, consumer_max_deliveries=5, consumer_backoff_base_s=0.05)
+                               event_max_bytes=5_000, consumer_max_deliveries=5, consumer_backoff_base_s=0.05,
+                               nats_user="operator")
     runtime = ServiceRuntime(settings, tables=[])
     durable = f"too-large-{uuid.uuid4().hex[:8]}"
     prefix = uuid.uuid4().hex[:8]
@@ -229,7 +231,7 @@ async def test_a_handler_whose_event_is_too_large_is_dead_lettered_at_once(nats_
         async with runtime.uow() as uow:
             uow.publish(period(f"{prefix}-in"), region="020500")
             await uow.commit()
-        nc = await nats.connect(nats_server.url)
+        nc = await nats.connect(**nats_client_options(nats_server.url))
         try:
             async def lettered():
                 return [l for l in await list_dead_letters(nc.jetstream(), durable)] or None

@@ -28,7 +28,7 @@ from kinerja_ekinerja_sync.settings import Settings  # noqa: E402
 from kinerja_shared.events import AssessmentFinalized, PersonRef  # noqa: E402
 from kinerja_shared.messaging.streams import ensure_streams  # noqa: E402
 from kinerja_shared.testing.http import bearer, running_app  # noqa: E402
-from kinerja_shared.testing.servers import free_port, wait_for_port  # noqa: E402
+from kinerja_shared.testing.servers import free_port, nats_client_options, wait_for_port  # noqa: E402
 from kinerja_shared.testing.wait import eventually  # noqa: E402
 
 A, D = SCHOOL_A.npsn, SCHOOL_A.region
@@ -122,7 +122,7 @@ async def test_ekinerja_sync_access_matrix(nats_factory, simulator, tmp_path):
         # what GET /v1/reconciliation/scheduled shows, by region.
         ekinerja_reconcile_targets=SCHEDULED, ekinerja_reconcile_interval_s=60,
     )
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     try:
         js = nc.jetstream()
         await ensure_streams(js, settings)

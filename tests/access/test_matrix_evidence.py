@@ -25,6 +25,7 @@ from kinerja_evidence.settings import Settings  # noqa: E402
 from kinerja_shared.events import MonthlyTarget, PeriodOpened, PeriodStage, PlanApproved, PlanItem  # noqa: E402
 from kinerja_shared.messaging.streams import ensure_streams  # noqa: E402
 from kinerja_shared.testing.http import bearer, running_app  # noqa: E402
+from kinerja_shared.testing.servers import nats_client_options  # noqa: E402
 from kinerja_shared.testing.wait import eventually  # noqa: E402
 
 A, D = SCHOOL_A.npsn, SCHOOL_A.region
@@ -175,7 +176,7 @@ async def test_evidence_access_matrix(nats_factory, s3_endpoint, tmp_path):
         s3_bucket=f"kinerja-matriks-{uuid.uuid4().hex[:12]}", evidence_max_bytes=256 * 1024,
         upload_part_size_bytes=5 * 1024 * 1024, consumer_backoff_base_s=0.05, outbox_poll_interval_s=0.1,
     )
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(**nats_client_options(nats_server.url))
     try:
         js = nc.jetstream()
         await ensure_streams(js, settings)
