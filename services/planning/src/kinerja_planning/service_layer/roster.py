@@ -358,7 +358,7 @@ async def _publish_schools(
 ) -> None:
     """Each school's whole roster as now stored (not only the lines of this file), so a
     consumer's read model is complete after any import. A few queries per thousand schools,
-    whatever their number (the events are written to the outbox together at commit)."""
+    whatever their number (each chunk's events go into the outbox with one INSERT)."""
     session = uow.session
     left = left or {}
     for chunk in _chunks(npsns):
@@ -371,6 +371,7 @@ async def _publish_schools(
             if p.role == "kepala_sekolah" and p.assessor_nip
         }
         assessors = {p.nip: p for p in await _stored_people(session, _PEOPLE.c.nip, assessor_nips)}
+        events = []
         for school in sorted(schools, key=lambda s: s.npsn):
             people = people_of[school.npsn]
             pengawas = {
@@ -378,7 +379,7 @@ async def _publish_schools(
                 if p.role == "kepala_sekolah" and p.assessor_nip in assessors
                 and assessors[p.assessor_nip].npsn != school.npsn
             }
-            uow.publish(
+            events.append((
                 RosterImported(
                     import_id=import_id,
                     school=SchoolRef(
@@ -388,8 +389,12 @@ async def _publish_schools(
                     people=[_person_ref(p) for p in _ordered([*people, *pengawas.values()])],
                     left=left.get(school.npsn, []),
                 ),
-                region=school.region_code,
-            )
+                school.region_code,
+                uow.causation_id,
+            ))
+        # One Core INSERT per chunk into the outbox (same rows, same order as uow.publish one by
+        # one, without an ORM object per event: that was 0.27 ms of CPU per school).
+        await uow.publish_many(events)
 
 
 def school_resource(school) -> Resource:
