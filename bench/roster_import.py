@@ -7,7 +7,12 @@ rows, seconds, rows_per_s, peak_rss_mb of the import process, the machine. The f
 the Dapodik columns (school jenjang/status/province code, NUPTK, NIK, jenis PTK). Measured,
 never asserted.
 
-    .venv/bin/python bench/roster_import.py [--people 500000 --schools 64000] [--postgres URL]
+With ``--before REF`` the same file is also imported by the planning and shared code of git
+revision REF (extracted to a temporary directory and put first on PYTHONPATH, same venv), just
+before the current code on each database, so a change is measured side by side in one run.
+
+    .venv/bin/python bench/roster_import.py [--people 500000 --schools 64000] [--postgres fresh]
+        [--before main] [--no-reimport]
 """
 
 from __future__ import annotations
@@ -15,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from machine_info import machine  # bench/ is on sys.path when the script runs
+from machine_info import loadavg, machine  # bench/ is on sys.path when the script runs
 
 HEADER = ("npsn,school_name,region_code,nip,name,role,jabatan,jenjang,golongan,asn_status,assessor_nip,"
           "school_jenjang,school_status,province_code,nuptk,nik,jenis_ptk")
@@ -73,34 +77,59 @@ def generate(path: Path, people: int, schools: int) -> int:
     return rows
 
 
-def run_import(path: Path, database_url: str, rows: int) -> dict:
-    """The first import into an empty database, then the same file again."""
-    first = _import_once(path, database_url, rows)
-    again = _import_once(path, database_url, rows)
-    first["reimport"] = {k: again[k] for k in ("seconds", "rows_per_s", "load_average_1m", "result")}
+def run_import(path: Path, database_url: str, rows: int, *, code: Path | None = None, reimport: bool = True) -> dict:
+    """The first import into an empty database, then (``reimport``) the same file again.
+    ``code``: a directory holding another revision's shared/src and services/planning/src."""
+    first = _import_once(path, database_url, rows, code)
+    first["code"] = "before" if code else "after"
+    if reimport:
+        again = _import_once(path, database_url, rows, code)
+        first["reimport"] = {k: again[k] for k in ("seconds", "rows_per_s", "load_average_1m", "result")}
     return first
 
 
-def _import_once(path: Path, database_url: str, rows: int) -> dict:
+def extract(ref: str, into: Path) -> Path:
+    """The planning service and shared library of git revision ``ref``, as files under ``into``."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "shared/src", "services/planning/src"],
+                             check=True, capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _import_once(path: Path, database_url: str, rows: int, code: Path | None = None) -> dict:
     env = {**os.environ, "KINERJA_DATABASE_URL": database_url}
+    if code:  # ahead of the venv's editable installs of the current tree
+        env["PYTHONPATH"] = f"{code / 'services/planning/src'}{os.pathsep}{code / 'shared/src'}"
     load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "kinerja_planning", "import-roster", str(path), "--imported-by", "bench"],
-        env=env, capture_output=True, text=True,
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"import failed: {done.stderr[-2000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kinerja_planning", "import-roster", str(path), "--imported-by", "bench"],
+            env=env, stdout=out, stderr=err, text=True,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)  # this process's own peak RSS, not the max of all children
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"import failed: {stderr[-2000:]}")
     return {
         "database": database_url.split(":", 1)[0], "rows": rows, "seconds": round(seconds, 1),
-        "rows_per_s": round(rows / seconds), "peak_rss_mb": round(peak_kb / 1024, 1),
-        "peak_rss_note": "ru_maxrss of the import process" if peak_kb > before else "max over child processes",
+        "rows_per_s": round(rows / seconds), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_note": "ru_maxrss of the import process",
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-        "result": json.loads(done.stdout.strip().splitlines()[-1]),
+        "result": json.loads(stdout.strip().splitlines()[-1]),
     }
+
+
+def _fresh_postgres(arg: str):
+    from kinerja_shared.testing.servers import create_postgres_database
+
+    return create_postgres_database() if arg == "fresh" else (arg, None)
 
 
 def main() -> None:
@@ -108,41 +137,63 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=500_000)
     parser.add_argument("--schools", type=int, default=64_000)
     parser.add_argument("--postgres", help="postgresql+asyncpg://... of an empty database, or 'fresh' to "
-                        "create one on KINERJA_TEST_PG_URL (dropped afterwards)")
+                        "create one on KINERJA_TEST_PG_URL (dropped afterwards; one per run with --before)")
     parser.add_argument("--skip-sqlite", action="store_true", help="add the PostgreSQL run to an existing --out")
+    parser.add_argument("--before", metavar="REF", help="also import with the code of git revision REF, side by side")
+    parser.add_argument("--no-reimport", action="store_true", help="only the first import (halves the run)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "roster_import.json")
     args = parser.parse_args()
+    reimport = not args.no_reimport
+    load_start = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "province.csv"
         t = time.perf_counter()
         rows = generate(path, args.people, args.schools)
         print(f"generated {rows} rows, {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s", flush=True)
+        codes = [extract(args.before, Path(tmp) / "before"), None] if args.before else [None]
         runs = []
         if not args.skip_sqlite:
-            runs.append(run_import(path, f"sqlite+aiosqlite:///{tmp}/bench.db", rows))
-            print(json.dumps(runs[-1]), flush=True)
+            for i, code in enumerate(codes):
+                runs.append(run_import(path, f"sqlite+aiosqlite:///{tmp}/bench{i}.db", rows, code=code, reimport=reimport))
+                print(json.dumps(runs[-1]), flush=True)
         if args.postgres:
-            from kinerja_shared.testing.servers import create_postgres_database, drop_postgres_database
+            from kinerja_shared.testing.servers import drop_postgres_database
 
-            url, name = create_postgres_database() if args.postgres == "fresh" else (args.postgres, None)
-            try:
-                runs.append(run_import(path, url, rows))
-            finally:
-                if name:
-                    drop_postgres_database(name)
-            print(json.dumps(runs[-1]), flush=True)
+            for code in codes:
+                url, name = _fresh_postgres(args.postgres)
+                try:
+                    runs.append(run_import(path, url, rows, code=code, reimport=reimport))
+                finally:
+                    if name:
+                        drop_postgres_database(name)
+                print(json.dumps(runs[-1]), flush=True)
         file_mb = round(path.stat().st_size / 1e6, 1)
     if args.skip_sqlite and args.out.exists():
         runs = [r for r in json.loads(args.out.read_text())["runs"] if r["database"] != runs[0]["database"]] + runs
+
+    def summary(database: str, code: str) -> dict | None:
+        run = next((r for r in runs if r["database"].startswith(database) and r.get("code", "after") == code), None)
+        return run and {k: run[k] for k in ("rows_per_s", "seconds", "peak_rss_mb", "load_average_1m") if k in run}
+
+    sqlite = summary("sqlite", "after") or {}
     result = {
         "benchmark": "roster_import", "people": args.people, "schools": args.schools, "file_mb": file_mb,
-        "rows": rows, "rows_per_s": runs[0]["rows_per_s"], "peak_rss_mb": runs[0]["peak_rss_mb"],
+        "rows": rows, "rows_per_s": sqlite.get("rows_per_s"), "peak_rss_mb": sqlite.get("peak_rss_mb"),
+        "postgresql": summary("postgresql", "after"),
+        "before": args.before and {
+            "ref": args.before,
+            "commit": subprocess.run(["git", "rev-parse", args.before], capture_output=True, text=True).stdout.strip(),
+            "sqlite": summary("sqlite", "before"), "postgresql": summary("postgresql", "before"),
+        },
         "runs": runs, "machine": machine(("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "alembic", "rich")),
-        "note": "2 cores shared with three other engineers' work (their test runs) while measured, so "
-                "the numbers are lower bounds; first import into an empty database (every row added, every "
-                "school published once per batch it appears in), then the same file again (reimport: "
-                "nothing written or published). The command line imports the file as complete (who "
-                "left is checked for every school it lists).",
+        "load_average": {"start": load_start, "end": loadavg()},
+        "note": "2 cores shared with other engineers' work (their test runs) while measured, so the "
+                "numbers are lower bounds (each run records the 1-minute load before and after); first "
+                "import into an empty database (every row added, every school published once per batch it "
+                "appears in), then, unless --no-reimport, the same file again (reimport: nothing written or "
+                "published). The command line imports the file as complete (who left is checked for every "
+                "school it lists). With --before, each database imports the file with the old code, then "
+                "the current code, into fresh databases.",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
