@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from kinerja_shared import access
 from kinerja_shared.access import Resource
@@ -47,7 +47,7 @@ from kinerja_planning.domain.roster import (
     SCHOOL_ROLES, KnownPerson, ParsedRoster, check_roster, iter_roster, school_keys_conflict,
 )
 from kinerja_planning.service_layer.roster import (
-    ImportResult, _assessed_schools, _chunks, _known_outside, _mark_left,
+    _SCHOOLS, ImportResult, _assessed_schools, _chunks, _in, _known_outside, _mark_left,
     _publish_schools, _upsert, refuse,
 )
 
@@ -174,7 +174,7 @@ async def _import_spilled(
             known_schools = {n: school_of[n][0][1] for n in parsed.unnamed_school_npsns() if n in school_of}
             missing = parsed.unnamed_school_npsns() - set(known_schools)
             for chunk in _chunks(missing):
-                found = (await uow.session.exec(select(School).where(col(School.npsn).in_(chunk)))).all()
+                found = (await uow.session.exec(select(School).where(await _in(uow.session, _SCHOOLS.c.npsn, chunk)))).all()
                 known_schools.update({s.npsn: s.region_code for s in found})
             for line, (nip, problems) in list(cross.items()):
                 if line in parsed.nips_by_line or any(r.line == line for r in parsed.rows):
