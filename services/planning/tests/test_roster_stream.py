@@ -78,3 +78,30 @@ async def test_streamed_import_refuses_the_whole_file_and_reports_every_bad_line
         error = exc
     assert error.details[0]["line"] == 1 and "kolom wajib tidak ada" in error.details[0]["problems"][0]
     assert await planning.counts() == before
+
+
+async def test_lookups_on_postgresql_take_one_array_parameter(planning, tmp_path):
+    """A prepared IN list of up to a thousand parameters gets a cached generic plan that scans
+    the whole table once it has grown (the province import slowed down as it filled); on
+    PostgreSQL every lookup by key is ``= ANY($1)`` with one array, whatever its size."""
+    from sqlalchemy import event
+
+    schools = [SampleSchool() for _ in range(3)]
+    lines = [HEADER] + [line for s in schools for line in (s.pengawas_line(), s.ks_line(), s.guru_line(0), s.guru_line(1))]
+    engine = planning.runtime.engine.sync_engine
+    selects: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "planning_" in statement:
+            selects.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        result = await import_roster_path(planning.runtime.uow, OPERATOR, _file(tmp_path, lines), batch_size=5)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert result.added == 12
+    lookups = [s for s, _ in selects if " IN (" in s.upper() or "ANY" in s.upper()]
+    assert lookups  # people, schools, assessors and the published rosters were looked up
+    if engine.dialect.name == "postgresql":
+        assert all(" IN (" not in s.upper() and "= ANY" in s.upper() for s in lookups), lookups
