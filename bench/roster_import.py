@@ -173,7 +173,7 @@ def main() -> None:
 
     def summary(database: str, code: str) -> dict | None:
         run = next((r for r in runs if r["database"].startswith(database) and r.get("code", "after") == code), None)
-        return run and {k: run[k] for k in ("rows_per_s", "seconds", "peak_rss_mb", "load_average_1m") if k in run}
+        return run and {k: run[k] for k in ("rows_per_s", "seconds", "peak_rss_mb", "cpu_s", "load_average_1m") if k in run}
 
     sqlite = summary("sqlite", "after") or {}
     result = {
