@@ -22,6 +22,7 @@ from kinerja_shared.idempotency import KEYS, row_id
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.wait import eventually
 
 GURU = bearer("guru", nip="198503122010012001")
 OTHER = bearer("guru", nip="198711052011011002")
@@ -300,8 +301,12 @@ async def test_the_heartbeat_stops_on_every_path(nats_server, tmp_path, how, mon
                 raise ConnectionError("database went away")
             monkeypatch.setattr(runtime.idempotency, "complete", broken)
         request = asyncio.create_task(client.post("/v1/slow", params=params, json={"name": "x"}, headers=headers))
-        await asyncio.sleep(0.25)
-        assert len(heartbeats()) == 1
+
+        async def handler_running():  # the claim is held (a fixed 0.25 s wait missed it under load)
+            return "start x" in effects
+
+        await eventually(handler_running, timeout=15, what="the handler started")
+        assert len(heartbeats()) == 1  # checked before yielding: the handler is still in its sleep
         if how == "disconnect":  # the client goes away: the in-process app call is cancelled
             request.cancel()
             with pytest.raises(asyncio.CancelledError):
