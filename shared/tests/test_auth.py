@@ -26,6 +26,7 @@ from kinerja_shared.errors import AppError
 from kinerja_shared.runtime import ServiceRuntime
 from kinerja_shared.settings import ServiceSettings
 from kinerja_shared.testing.http import bearer, running_app
+from kinerja_shared.testing.servers import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -276,6 +277,51 @@ async def test_a_service_answers_401_with_the_code_and_takes_the_plugins_tokens(
         assert r.json()["error"]["code"] == "token_klaim_wajib_tidak_ada"
         r = await client.post("/v1/whoami")
         assert (r.status_code, r.json()["error"]["code"]) == (401, "token_tidak_ada")
+
+
+async def test_a_service_holds_the_key_set_from_its_start(nats_server, tmp_path):
+    """Discovery and the JWKS are fetched while the service starts, not by its first request:
+    under load (saturated.py, load ~7) that first request's two fetches made it the slow one
+    (an idempotency test missed its claim by 0.25 s). Shown by stopping the issuer once the
+    app is up: its first request still verifies (before, it answered 503)."""
+    own = DevIssuer(tmp_path / "keys.json", port=0).start()
+    runtime = ServiceRuntime(ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+                                             nats_url=nats_server.url, oidc_issuer=own.issuer), tables=[])
+    router = APIRouter()
+
+    @router.get("/v1/whoami")
+    async def whoami(principal: CurrentPrincipal):
+        return principal.model_dump()
+
+    app = runtime.http_app(title="t", description="d", routers=[router])
+    token = own.mint(role="guru", nip="198503122010012001")
+    try:
+        async with running_app(app) as client:
+            own.stop()
+            r = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+            assert r.json()["nip"] == "198503122010012001"
+    finally:
+        own.stop()
+
+
+async def test_a_service_starts_while_its_issuer_is_away(nats_server, tmp_path):
+    """The prefetch is best effort: an issuer that is down at start delays nothing and fails
+    nothing; requests meanwhile answer 503 as before (penyedia_identitas_tidak_tersedia)."""
+    runtime = ServiceRuntime(ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+                                             nats_url=nats_server.url,
+                                             oidc_issuer=f"http://127.0.0.1:{free_port()}"), tables=[])
+    router = APIRouter()
+
+    @router.get("/v1/whoami")
+    async def whoami(principal: CurrentPrincipal):
+        return principal.model_dump()
+
+    app = runtime.http_app(title="t", description="d", routers=[router])
+    async with running_app(app) as client:
+        r = await client.get("/v1/whoami", headers=bearer("guru", nip="198503122010012001"))
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "penyedia_identitas_tidak_tersedia")
+        assert (await client.get("/health/live")).status_code == 200
 
 
 def test_kinerja_token_asks_the_development_issuer(issuer):

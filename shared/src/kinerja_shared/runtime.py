@@ -211,7 +211,16 @@ class ServiceRuntime:
     ) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_app: FastAPI):
-            await self.start()
+            # The issuer's key set is fetched alongside the start (best effort: an issuer away
+            # now is asked again by the first request, which answers 503 while it stays away).
+            keys = asyncio.ensure_future(asyncio.to_thread(_app.state.token_verifier.prefetch))
+            try:
+                await self.start()
+            finally:
+                try:
+                    await keys
+                except Exception as exc:
+                    log.warning("auth.keys_prefetch_failed", error=f"{type(exc).__name__}: {exc}")
             try:
                 yield
             finally:
