@@ -258,8 +258,11 @@ async def test_abandoned_uploads_are_swept(service_factory):
 
     # The background sweep runs once at start and then not for an hour: the test sweeps when the
     # set-up is in place (a sweep every 0.2 s took the sessions before the set-up was checked
-    # once the machine was busy).
-    async with service_factory(upload_expiry_s=1, upload_sweep_interval_s=3600) as service:
+    # once the machine was busy). Expiry is the test's clock, not the wall's: sessions live an
+    # hour and the sweep is told it is later than that (a 1 s expiry ran out before the first
+    # part arrived under load: 404 on the part).
+    expiry_s = 3600
+    async with service_factory(upload_expiry_s=expiry_s, upload_sweep_interval_s=3600) as service:
         period = await service.open_period()
         plan = await service.approved_plan(period_id=period)
         guru = service.guru(plan.teacher_nip)
@@ -271,7 +274,7 @@ async def test_abandoned_uploads_are_swept(service_factory):
             put = await outside.put(presigned.json()["upload_url"], content=data)
         assert put.status_code == 200
         assert len(service.objects()) == 1 and len(service.multipart_uploads()) == 1
-        later = datetime.now(timezone.utc) + timedelta(seconds=2)  # both sessions past their expiry
+        later = datetime.now(timezone.utc) + timedelta(seconds=expiry_s + 1)  # both sessions past their expiry
         assert await sweep_expired(service.runtime.uow, ObjectStorage.from_settings(service.settings), now=later) == 2
         sessions, parts = await service.upload_rows()
         assert not sessions and not parts and not service.multipart_uploads() and not service.objects()
