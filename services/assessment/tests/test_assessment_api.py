@@ -123,15 +123,22 @@ async def test_the_service_starts_from_environment_variables_only(launcher, nats
     log = open(tmp_path / "service.log", "wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        # httpx's default 5 s per request is a speed limit too under load.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             async def ready():
+                if process.poll() is not None:  # it died: say so now, with its log
+                    raise AssertionError(f"the service exited ({process.returncode}): "
+                                         + (tmp_path / "service.log").read_text()[-2000:])
                 try:
                     r = await client.get("/health/ready")
                 except httpx.TransportError:
                     return None
                 return r if r.status_code == 200 else None
 
-            r = await eventually(ready, timeout=30)
+            # The deadline is for a hang, not a speed limit: a death fails at once (above). With
+            # every CPU busy (saturated.py, load ~20) the interpreter had not finished importing
+            # after 30 s (an empty log), 4 runs of 4.
+            r = await eventually(ready, timeout=180, what="the service ready")
             assert r.json()["checks"] == {"database": "ok"} and r.json()["details"]["nats"] == "terhubung"
             r = await client.get("/v1/assessments", headers=bearer("dinas", region="020500"))
             assert r.status_code == 200 and isinstance(r.json()["assessments"], list)
