@@ -285,7 +285,7 @@ async def test_a_service_holds_the_key_set_from_its_start(nats_server, tmp_path)
     (an idempotency test missed its claim by 0.25 s). Shown by stopping the issuer once the
     app is up: its first request still verifies (before, it answered 503)."""
     own = DevIssuer(tmp_path / "keys.json", port=0).start()
-    runtime = ServiceRuntime(ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+    runtime = ServiceRuntime(ServiceSettings(service_name="planning", database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
                                              nats_url=nats_server.url, oidc_issuer=own.issuer), tables=[])
     router = APIRouter()
 
@@ -308,7 +308,7 @@ async def test_a_service_holds_the_key_set_from_its_start(nats_server, tmp_path)
 async def test_a_service_starts_while_its_issuer_is_away(nats_server, tmp_path):
     """The prefetch is best effort: an issuer that is down at start delays nothing and fails
     nothing; requests meanwhile answer 503 as before (penyedia_identitas_tidak_tersedia)."""
-    runtime = ServiceRuntime(ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+    runtime = ServiceRuntime(ServiceSettings(service_name="planning", database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
                                              nats_url=nats_server.url,
                                              oidc_issuer=f"http://127.0.0.1:{free_port()}"), tables=[])
     router = APIRouter()
