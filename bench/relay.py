@@ -9,7 +9,8 @@ them; not timed) and purges the stream, then, in alternating order:
   nothing is pending, as its loop does when a batch comes back full: read the batch, publish
   each row awaiting its PubAck, mark the batch sent;
 - ``raw_sequential``: ``await js.publish(...)`` of each row's subject, data and headers;
-- ``raw_pipelined``: the same, ``--window`` publishes at a time under ``asyncio.gather``.
+- ``raw_pipelined``: the same, ``--window`` publishes at a time under ``asyncio.gather``;
+  after the rounds, one pass per ``--sweep`` window shows whether the window matters.
 
 The raw sides publish with a fresh ``Nats-Msg-Id`` (the relay's ids are already in the
 server's de-duplication window), so the server does the same work for each. Timed from the
@@ -107,7 +108,7 @@ async def run_pipelined(js, messages: list, window: int) -> dict:
 
 
 async def bench_db(server: NatsServer, db: str, n: int, rounds: int, batch: int, window: int,
-                   workdir: Path, out=print) -> dict:
+                   sweep: list[int], workdir: Path, out=print) -> dict:
     pg_name = None
     if db == "sqlite":
         database_url = f"sqlite+aiosqlite:///{workdir / f'relay-{uuid.uuid4().hex[:6]}.db'}"
@@ -141,6 +142,13 @@ async def bench_db(server: NatsServer, db: str, n: int, rounds: int, batch: int,
                 out(f"{db} round {r + 1} {side}: {res['msgs_per_s']} msg/s, {res['cpu_s']} CPU-s, load {load}")
             info = await js.stream_info(STREAM)
             assert info.state.messages == 3 * n, info.state
+        # Does the window matter? One pipelined pass of the last round's payloads per window.
+        windows = {}
+        for w in sweep:
+            res = await run_pipelined(js, raw_messages(rows, f"sweep{w}"), w)
+            res["load_1m_before"] = loadavg()[0]
+            windows[str(w)] = res
+            out(f"{db} window {w} raw_pipelined: {res['msgs_per_s']} msg/s")
         await nc.close()
     finally:
         await engine.dispose()
@@ -148,7 +156,7 @@ async def bench_db(server: NatsServer, db: str, n: int, rounds: int, batch: int,
             drop_postgres_database(pg_name)
     totals = {s: total(v) for s, v in results.items()}
     return {
-        "message_bytes": size, "rounds": results, "total": totals,
+        "message_bytes": size, "rounds": results, "total": totals, "pipelined_window_sweep": windows,
         "relay_ratio": round(totals["relay"]["msgs_per_s"] / totals["raw_pipelined"]["msgs_per_s"], 4),
         "relay_to_sequential": round(totals["relay"]["msgs_per_s"] / totals["raw_sequential"]["msgs_per_s"], 3),
     }
@@ -161,6 +169,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200, help="the relay's batch (outbox_batch_size)")
     parser.add_argument("--window", type=int, default=256, help="publishes in flight, pipelined side")
+    parser.add_argument("--sweep", default="64,1024", help="extra windows, one pipelined pass each")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kinerja-bench-relay-", dir=os.environ.get("BENCH_DIR")))
@@ -174,7 +183,8 @@ async def main() -> None:
     sections = {}
     try:
         for db in args.db.split(","):
-            sections[db] = await bench_db(server, db, args.messages, args.rounds, args.batch, args.window, workdir)
+            sections[db] = await bench_db(server, db, args.messages, args.rounds, args.batch, args.window,
+                                          [int(w) for w in args.sweep.split(",") if w], workdir)
     finally:
         server.stop()
     section = {
