@@ -160,7 +160,7 @@ async def test_relay_parks_a_row_failing_max_attempts_while_connected(database, 
     [after] = await write_raw(session_factory, period("after-stuck"))
     nc = await connected_js(nats_server.url)
     try:
-        relay = OutboxRelay(session_factory, nc.jetstream, retention_days=0, max_attempts=3)
+        relay = OutboxRelay(session_factory, nc.jetstream, retention_days=0, max_attempts=3, park_after_s=0)
         for _ in range(2):
             with pytest.raises(Exception):
                 await relay.publish_pending()
@@ -173,6 +173,26 @@ async def test_relay_parks_a_row_failing_max_attempts_while_connected(database, 
     assert "NoStreamResponseError" in by_id[stuck].parked_reason
     assert by_id[after].sent_at is not None
     assert after in await stream_event_ids(nats_server.url)
+
+
+async def test_a_stream_that_does_not_answer_parks_a_row_only_after_it_has_failed_for_a_while(database, nats_server):
+    """No response from the stream is also what a JetStream election gives for seconds after a
+    node loss: many quick failures alone must not park a healthy row (seen in the chaos run)."""
+    _, session_factory = database
+    [stuck] = await write_raw(session_factory, period("election"), subject="kinerja.nowhere.period.opened")
+    nc = await connected_js(nats_server.url)
+    try:
+        relay = OutboxRelay(session_factory, nc.jetstream, retention_days=0, max_attempts=3, park_after_s=300)
+        for _ in range(6):
+            with pytest.raises(Exception):
+                await relay.publish_pending()
+        assert await relay.parked_count() == 0 and await relay.pending_count() == 1
+        relay._park_after_s = 0  # the same row, once it has been failing long enough
+        assert await relay.publish_pending() == 1
+    finally:
+        await nc.close()
+    [row] = [r for r in await outbox_rows(session_factory) if r.event_id == stuck]
+    assert row.parked_at is not None and row.publish_attempts == 7
 
 
 async def test_failures_while_nats_is_away_are_not_counted_and_metrics_show_the_backlog(nats_factory, tmp_path):

@@ -92,6 +92,7 @@ class ServiceRuntime:
             poll_interval_s=settings.outbox_poll_interval_s,
             retention_days=settings.outbox_retention_days,
             max_attempts=settings.outbox_max_attempts,
+            park_after_s=settings.outbox_park_after_s,
         )
         self.uow = UnitOfWorkFactory(self.session_factory, settings.service_name, self.relay.notify,
                                      event_max_bytes=settings.event_max_bytes)

@@ -78,6 +78,10 @@ class ServiceSettings(BaseSettings):
     # with its reason; `kinerja-outbox parked` / `unpark`) so the rows after it go out. A row
     # NATS can never take (over its max_payload, refused as a bad request) is parked at once.
     outbox_max_attempts: int = 30
+    # ...and, for failures a JetStream election also gives (no response from the stream, a PubAck
+    # timeout), only once it has been failing this long: an election after a node loss takes
+    # seconds, a subject no stream will ever take fails for good.
+    outbox_park_after_s: float = 300.0
     # After this many deliveries a failing message goes to the dead-letter subject.
     consumer_max_deliveries: int = 8
     consumer_backoff_base_s: float = 0.5
