@@ -1,4 +1,4 @@
-"""Unit tests of the domain rules: angka kredit (the worked examples of ../shared/domain.md),
+"""Unit tests of the domain rules: angka kredit (the worked examples of the PermenPANRB 1/2023 juknis),
 the finalisation window, ratings with reasons, corrections and objections, the observation
 stages, the distribution curve for each organisation predikat, the annual roll-up."""
 

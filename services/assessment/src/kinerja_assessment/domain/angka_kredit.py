@@ -3,7 +3,7 @@
     AK = (months in the period / 12) x percentage of the predikat x annual coefficient of the jenjang
 
 Computed exactly in Decimal, then rounded once per assessed period to two decimals, half up
-(2 months, Baik, Ahli Pertama = 2.0833.. -> 2.08, the worked example in ../shared/domain.md).
+(2 months, Baik, Ahli Pertama = 2.0833.. -> 2.08, the worked example of the PermenPANRB 1/2023 juknis).
 Cumulative AK is the sum of the rounded period values, so what a teacher sees per period adds up
 to the total shown. A semester counts as 6 months [design].
 """
@@ -89,6 +89,6 @@ class Progress:
 
 def progress(jenjang: str, period_values: list[Decimal]) -> Progress:
     """Cumulative AK from the rounded period values and what remains to the next pangkat and
-    jenjang (PermenPANRB 1/2023 table in ../shared/domain.md)."""
+    jenjang (the PermenPANRB 1/2023 table)."""
     pangkat, next_jenjang = NEEDED[jenjang]
     return Progress(jenjang, sum(period_values, Decimal(0)), pangkat, next_jenjang)

@@ -1,6 +1,6 @@
 """The annual predikat.
 
-Under pmm-2024 a year has two semester assessments. No source in ../shared/domain.md settles
+Under pmm-2024 a year has two semester assessments. No regulation we found settles
 how the annual predikat follows from the two, so it is a policy setting (``annual_rule``):
 
 - ``terakhir`` (default) [design]: the second semester's predikat, the PPK's last judgement of
